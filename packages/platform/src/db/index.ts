@@ -2,4 +2,5 @@ export * from './pool.js';
 export * from './budget.js';
 export * from './migrate.js';
 export * from './event-tables.js';
-export { sql } from 'kysely';
+export * from './cursor.js';
+export { sql, type Kysely, type Transaction, type ColumnType, type Selectable } from 'kysely';

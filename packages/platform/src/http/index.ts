@@ -1,0 +1,2 @@
+export * from './app.js';
+export { Type, type Static } from 'typebox';

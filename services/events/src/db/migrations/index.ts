@@ -1,0 +1,9 @@
+import type { Migration } from '@nova/platform';
+import * as m0001 from './0001-event-tables.js';
+import * as m0002 from './0002-archive.js';
+
+/** Ordered migrations of the `events` schema. Never edit one that has shipped; add the next. */
+export const migrations: Record<string, Migration> = {
+  '0001-event-tables': m0001,
+  '0002-archive': m0002,
+};

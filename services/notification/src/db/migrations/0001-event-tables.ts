@@ -1,0 +1,5 @@
+import { createEventTables, type Kysely } from '@nova/platform';
+
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await createEventTables(db, 'notification');
+}
