@@ -6,3 +6,4 @@ export * from './metrics/index.js';
 export * from './db/index.js';
 export * from './redis/index.js';
 export * from './runtime/services.js';
+export * from './http/index.js';
