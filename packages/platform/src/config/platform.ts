@@ -1,5 +1,5 @@
-import { SERVICE_NAMES } from '../runtime/services.js';
-import { v, type ConfigOf, type ConfigSpec } from './spec.js';
+import { SERVICE_NAMES, type ServiceName } from '../runtime/services.js';
+import { v, type ConfigOf, type ConfigSpec, type VarSpec } from './spec.js';
 
 export const APP_ENVS = ['development', 'test', 'staging', 'production'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
@@ -33,12 +33,20 @@ export const platformSpec = {
   GRPC_TLS_CLIENT_KEY_PATH: v.optionalString({ doc: 'client private key for mTLS (PEM)' }),
   GRPC_TLS_REQUIRE_CLIENT_CERT: v.bool({ default: false, doc: 'mTLS: refuse callers without a certificate signed by the CA' }),
   GRPC_DEADLINE_MS: v.int({ default: 10_000, min: 1, doc: 'default deadline of every gRPC call' }),
-  ...Object.fromEntries(
+  ...perServiceSpec(),
+} satisfies ConfigSpec;
+
+type Upper = Uppercase<ServiceName>;
+type PerServiceSpec = Record<`GRPC_ADDR_${Upper}`, VarSpec<string | undefined>> & Record<`DB_POOL_MAX_${Upper}`, VarSpec<number>>;
+
+/** GRPC_ADDR_<SERVICE> and DB_POOL_MAX_<SERVICE> for each of the twelve services. */
+function perServiceSpec(): PerServiceSpec {
+  return Object.fromEntries(
     SERVICE_NAMES.flatMap((s) => [
-      [`GRPC_ADDR_${s.toUpperCase()}`, v.optionalString({ doc: `host:port of the ${s} service's gRPC server (default: this process's gRPC port)` })],
+      [`GRPC_ADDR_${s.toUpperCase()}`, v.optionalString({ doc: `host:port of the ${s} service's gRPC server (default: this process's gRPC port when ${s} runs here)` })],
       [`DB_POOL_MAX_${s.toUpperCase()}`, v.int({ default: 0, min: 0, doc: `override of the ${s} pool size (0 = the built-in table)` })],
     ]),
-  ),
-} satisfies ConfigSpec;
+  ) as PerServiceSpec;
+}
 
 export type PlatformConfig = ConfigOf<typeof platformSpec>;

@@ -160,12 +160,13 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Registers a service's routes in their own encapsulation context, labelling each route with the service
- * for metrics and tagging it in the OpenAPI document.
+ * for metrics, tagging it in the OpenAPI document, and rate limiting it with the `api` preset unless the
+ * route names another (`config: { rateLimit: 'auth' }`) or opts out (`rateLimit: false`).
  */
 export async function registerService(app: HttpApp, service: string, routes: (scope: HttpApp) => Promise<void> | void): Promise<void> {
   await app.register(async (scope) => {
     scope.addHook('onRoute', (route) => {
-      route.config = { ...(route.config ?? {}), service };
+      route.config = { rateLimit: 'api', ...(route.config ?? {}), service };
       const schema = (route.schema ?? {}) as { tags?: string[] };
       if (!schema.tags) route.schema = { ...schema, tags: [service] };
     });

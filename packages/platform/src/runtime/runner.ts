@@ -9,8 +9,8 @@ import { createHttpApp, registerService, type HttpApp, type ReadinessCheck } fro
 import { createLogger, redactUrl, type Logger } from '../logging/logger.js';
 import { createMetrics, type PlatformMetrics } from '../metrics/metrics.js';
 import { connectRedis, createRedis } from '../redis/client.js';
-import { connectNats, ensureStreams, EventConsumer, Outbox, OutboxRelay, type NatsHandle } from '../events/index.js';
-import { RateLimiter } from '../rate-limit/index.js';
+import { connectNats, ensureStreams, EventConsumer, NatsStartupError, Outbox, OutboxRelay, type NatsHandle } from '../events/index.js';
+import { RateLimiter, registerRateLimit } from '../rate-limit/index.js';
 import { checkRedis, ensureDatabase, jetStreamMissing, natsUnreachable, StartupError } from './dependencies.js';
 import { createGrpcWiring, type GrpcWiring } from './grpc-wiring.js';
 import { SERVICES, type ServiceName } from './services.js';
@@ -121,15 +121,11 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     try {
       nats = await connectNats({ servers: platform.NATS_URL, name: `nova-${names.length === 1 ? names[0] : 'up'}`, logger });
     } catch (err) {
+      if (err instanceof NatsStartupError && err.code === 'JETSTREAM_NOT_ENABLED') throw jetStreamMissing(platform.NATS_URL);
       throw natsUnreachable(platform.NATS_URL, err);
     }
     cleanups.push(() => nats.close());
-    try {
-      await ensureStreams(nats.jsm, platform.NATS_SUBJECT_PREFIX);
-    } catch (err) {
-      if (/jetstream not enabled|503/i.test(String((err as Error).message))) throw jetStreamMissing(platform.NATS_URL);
-      throw err;
-    }
+    await ensureStreams(nats.jsm, platform.NATS_SUBJECT_PREFIX);
 
     const rateLimiter = new RateLimiter({ redis, metrics, logger });
     const readiness = new Map<string, ReadinessCheck>([
@@ -137,6 +133,8 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
       ['nats', async () => void (await nats.nc.flush())],
     ]);
     const http = await createHttpApp({ logger, metrics, trustedProxies: platform.TRUSTED_PROXIES, readiness });
+    // Service routes are limited by the `api` preset unless they name another (registerService).
+    registerRateLimit(http, rateLimiter, { trustedProxies: platform.TRUSTED_PROXIES });
 
     const started: Started[] = [];
     for (const module of opts.services) {
@@ -176,7 +174,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
         rateLimiter,
       };
       const instance = await module.create(deps);
-      const relay = new OutboxRelay({ service: module.name, schema, db: pool.raw, js: nats.js, kv: nats.kv ?? undefined, metrics, logger: svcLogger, prefix: platform.NATS_SUBJECT_PREFIX, pollIntervalMs: platform.OUTBOX_POLL_INTERVAL_MS });
+      const relay = new OutboxRelay({ service: module.name, schema, db: pool.raw, js: nats.js, metrics, logger: svcLogger, prefix: platform.NATS_SUBJECT_PREFIX, pollIntervalMs: platform.OUTBOX_POLL_INTERVAL_MS });
       readiness.set(`postgres:${module.name}`, async () => void (await pool.pool.query('SELECT 1')));
       for (const [name, check] of Object.entries(instance.readiness ?? {})) readiness.set(`${module.name}:${name}`, check);
       if (instance.http) await registerService(http, module.name, instance.http);
@@ -200,7 +198,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
 
     // Registered last, so shutdown drains HTTP and gRPC before stopping consumers and closing pools.
     const grpcPort = await grpc.server.listen(platform.GRPC_HOST, platform.GRPC_PORT);
-    grpc.setLocalPort(grpcPort);
+    grpc.setLocalPort(grpcPort, names);
     cleanups.push(() => grpc.shutdown());
     cleanups.push(() => http.close());
     await http.listen({ host: platform.HTTP_HOST, port: platform.HTTP_PORT });

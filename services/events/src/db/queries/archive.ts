@@ -92,3 +92,8 @@ export async function catalogue(db: Q): Promise<CatalogueEntry[]> {
     .execute();
   return rows.map((r) => ({ ...r, count: Number(r.count) }));
 }
+
+export async function countEvents(db: Q, f: ArchiveFilter): Promise<number> {
+  const row = await filtered(db, f).clearSelect().select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,5 @@
+export * from './services.js';
+export * from './service.js';
+export * from './dependencies.js';
+export * from './grpc-wiring.js';
+export * from './runner.js';
