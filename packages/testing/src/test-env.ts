@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { envSource, platformSpec, readConfig, type PlatformConfig } from '@nova/platform';
@@ -121,5 +123,24 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
+
+/** `grpc.health.v1.Health/Check` against `address`: the status name (SERVING, NOT_SERVING) or the error details. */
+export async function grpcHealthCheck(address: string, service: string, credentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}): Promise<string> {
+  const client = new HealthClient(address, credentials, options) as unknown as grpc.Client & {
+    check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string | number }) => void): void;
+  };
+  try {
+    return await new Promise<string>((resolve) => {
+      client.check({ service }, { deadline: Date.now() + 5_000 }, (err, res) => {
+        if (err) resolve(`${grpc.status[err.code]}: ${err.details}`);
+        else resolve(typeof res?.status === 'number' ? ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'][res.status]! : String(res?.status));
+      });
+    });
+  } finally {
+    client.close();
   }
 }
