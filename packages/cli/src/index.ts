@@ -1,2 +1,3 @@
 export * from './commands.js';
 export * from './registry.js';
+export * from './docs.js';

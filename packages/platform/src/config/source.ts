@@ -50,9 +50,15 @@ export function envSource(env: Record<string, string | undefined>, remote: Recor
 export async function loadConfigSource(env: Record<string, string | undefined>): Promise<ConfigSource> {
   const secretId = env.NOVA_SECRETS_MANAGER_SECRET_ID;
   if (secretId === undefined || secretId === '') return envSource(env);
+  // Static keys when the environment has them; otherwise the SDK's chain (web identity, instance role).
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+      : undefined;
   const client = new SecretsManagerClient({
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(env.NOVA_SECRETS_MANAGER_ENDPOINT ? { endpoint: env.NOVA_SECRETS_MANAGER_ENDPOINT } : {}),
+    ...(credentials ? { credentials } : {}),
     maxAttempts: 3,
   });
   try {

@@ -30,8 +30,12 @@ export const v = {
       if (raw.length === 0) throw new Error('must not be empty');
       return raw;
     }),
-  optionalString: (opts: Omit<Opts<string>, 'default' | 'required'>): VarSpec<string | undefined> =>
-    spec<string | undefined>('string', opts, (raw) => (raw.length === 0 ? undefined : raw)),
+  optionalString: (opts: Omit<Opts<string>, 'default' | 'required'> & { minLength?: number }): VarSpec<string | undefined> =>
+    spec<string | undefined>('string', opts, (raw) => {
+      if (raw.length === 0) return undefined;
+      if (opts.minLength !== undefined && raw.length < opts.minLength) throw new Error(`must be at least ${opts.minLength} characters`);
+      return raw;
+    }),
   int: (opts: Opts<number> & { min?: number; max?: number }) =>
     spec('integer', opts, (raw) => {
       if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be an integer, got "${raw}"`);

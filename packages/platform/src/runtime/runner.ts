@@ -207,9 +207,10 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     for (const s of started) grpc.server.setServing(SERVICES[s.module.name].healthName, true);
     grpc.server.setServing('', true);
 
+    const httpUrl = `http://${platform.HTTP_HOST}:${httpPort}`;
     logger.info(
-      { services: names, http: `http://${platform.HTTP_HOST}:${httpPort}`, grpc: `${platform.GRPC_HOST}:${grpcPort}`, tls: grpc.tlsEnabled, database: redactUrl(platform.DATABASE_URL) },
-      'nova is up',
+      { services: names, http: httpUrl, grpc: `${platform.GRPC_HOST}:${grpcPort}`, tls: grpc.tlsEnabled, database: redactUrl(platform.DATABASE_URL) },
+      `nova is up: ${names.length} service(s); HTTP ${httpUrl} (/health, /ready, /metrics, /openapi.json); gRPC ${platform.GRPC_HOST}:${grpcPort} (${grpc.tlsEnabled ? 'TLS' : 'plaintext'})`,
     );
 
     let stopping: Promise<void> | undefined;
