@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +52,8 @@ describe('nova up', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const s of SERVICE_NAMES) expect(metrics).toContain(`db_pool_connections{service="${s}",state="total"}`);
     expect(metrics).toContain('http_requests_total{service="platform",method="GET",route="/health",status="200"} 1');
+    const openapi = await (await fetch(`${base}/openapi.json`)).json();
+    expect(openapi, 'docs/openapi.json is stale: run npm run docs:openapi').toEqual(JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')));
 
     const address = `127.0.0.1:${platform.grpcPort}`;
     expect(await grpcHealthCheck(address, '')).toBe('SERVING');

@@ -6,7 +6,7 @@ async function makeApp(readiness = new Map<string, () => Promise<void>>()) {
   const app = await createHttpApp({ logger: createLogger({ level: 'silent' }), metrics, trustedProxies: [], readiness });
   await registerService(app, 'demo', (scope) => {
     scope.get('/api/v1/demo/items/:id', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (req) => ({ id: req.params.id }));
-    scope.post('/api/v1/demo/items', { schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 10 }) }) } }, async (req, reply) => reply.code(201).send({ name: req.body.name }));
+    scope.post('/api/v1/demo/items', { schema: { security: [{ bearerAuth: [] }], body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 10 }) }) } }, async (req, reply) => reply.code(201).send({ name: req.body.name }));
     scope.get('/api/v1/demo/conflict', async () => {
       throw new AppError('CONFLICT', 'already there', { details: { field: 'name' } });
     });
@@ -103,6 +103,8 @@ describe('HTTP app', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/api/v1/demo/items'].post.tags).toEqual(['demo']);
     expect(doc.paths['/api/v1/demo/items'].post.requestBody.content['application/json'].schema.properties.name.maxLength).toBe(10);
+    expect(doc.paths['/api/v1/demo/items'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
     expect(doc.paths['/health']).toBeUndefined();
   });
 });

@@ -59,6 +59,8 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Nova API', version: opts.version ?? '0.1.0', description: 'The public HTTP API of every Nova service.' },
+      // Routes declare `security: [{ bearerAuth: [] }]`: an access token, or an admin token where the route says so.
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
     },
   });
 

@@ -16,4 +16,5 @@ export const EventSchema = Type.Object({
   data: Type.Unknown(),
 });
 
-export const adminSecurity = [{ adminToken: [] }];
+/** The admin token (EVENTS_ADMIN_TOKEN) as a bearer token. */
+export const adminSecurity = [{ bearerAuth: [] }];
