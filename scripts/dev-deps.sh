@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (Debian/Ubuntu, apt) and starts what Nova needs locally: PostgreSQL 15+, Redis 7 and NATS with
-# JetStream, on their default loopback ports. Idempotent: whatever already answers is left alone.
+# JetStream, on their default loopback ports, and promtool for the tests. Idempotent: whatever already
+# answers is left alone.
 # Run as root or with sudo. Other systems: `docker compose up -d` (docker-compose.yml).
 set -euo pipefail
 
@@ -68,4 +69,21 @@ else
     -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
   wait_port 4222 NATS
   say "NATS started"
+fi
+
+# --- promtool (tests of the Prometheus alert rules) ------------------------------------------------------
+if command -v promtool >/dev/null; then
+  say "promtool present"
+else
+  say "installing promtool (Debian package prometheus)"
+  # Install for promtool only: keep the Prometheus server from starting, since it would take port 9090,
+  # which is Nova's gRPC port.
+  need_root "installing promtool"
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  apt_install prometheus || { [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
