@@ -1,4 +1,4 @@
-import { AppError, decodeCursor, encodeCursor, type EventEnvelope } from '@nova/platform';
+import { AppError, decodeCursor, encodeCursor, isUuid, type EventEnvelope } from '@nova/platform';
 import * as q from '../db/queries/archive.js';
 import type { AppContext } from '../context.js';
 
@@ -62,7 +62,10 @@ export async function listEvents(ctx: AppContext, query: ListQuery): Promise<{ e
   let after: { occurredAt: Date; id: string } | undefined;
   if (query.cursor) {
     const [ts, id] = decodeCursor(query.cursor, ['string', 'string']) as [string, string];
-    after = { occurredAt: new Date(ts), id };
+    const occurredAt = new Date(ts);
+    // A well-formed but edited cursor must not reach PostgreSQL as an invalid timestamp or uuid (a 500).
+    if (Number.isNaN(occurredAt.getTime()) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor');
+    after = { occurredAt, id };
   }
   const rows = await q.listEvents(ctx.db, { type: query.type, source: query.source, subject: query.subject, correlationId: query.correlation_id, ...range }, limit + 1, after);
   const page = rows.slice(0, limit);
@@ -74,6 +77,8 @@ export async function listEvents(ctx: AppContext, query: ListQuery): Promise<{ e
 }
 
 export async function getEvent(ctx: AppContext, id: string): Promise<EventView> {
+  // HTTP checks the format in its schema; gRPC callers reach here with any string.
+  if (!isUuid(id)) throw new AppError('VALIDATION_FAILED', 'id must be a UUID');
   const row = await q.getEvent(ctx.db, id);
   if (!row) throw new AppError('NOT_FOUND', 'event not found');
   return toView(row);
