@@ -47,7 +47,7 @@ describe('nova up', () => {
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    const checks = (await ready.json()).checks;
+    const { checks } = (await ready.json()) as { checks: Record<string, string> };
     for (const s of SERVICE_NAMES) expect(checks[`postgres:${s}`]).toBe('ok');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const s of SERVICE_NAMES) expect(metrics).toContain(`db_pool_connections{service="${s}",state="total"}`);

@@ -17,7 +17,8 @@ export const eventsService = defineService({
     deps.consumer({
       purpose: 'archive',
       filterSubject: eventFilter(ctx.prefix),
-      handler: (tx, event, meta) => archive(tx.withSchema('events'), event, meta.subject),
+      // A replayed event arrives on <prefix>_replay.<consumer>.<rest>: archive it under <prefix>.<rest>.
+      handler: (tx, event, meta) => archive(tx.withSchema('events'), event, meta.replay ? [ctx.prefix, ...meta.subject.split('.').slice(2)].join('.') : meta.subject),
     });
     return { http: routes(ctx), grpc: [eventsGrpc(ctx)] };
   },

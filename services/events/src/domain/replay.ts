@@ -20,8 +20,9 @@ export interface ReplayRequest {
 export async function replay(ctx: AppContext, req: ReplayRequest): Promise<{ replay_id: string; consumer: string; published: number }> {
   const range = parseRange(req.from, req.to);
   if (!range.from || !range.to) throw new AppError('VALIDATION_FAILED', 'from and to are required');
-  await assertConsumerExists(ctx, req.consumer);
-  const filter: q.ArchiveFilter = { ...range, type: req.type, source: req.source };
+  const subjects = await consumerSubjects(ctx, req.consumer);
+  // The replay lane takes whatever is published to it, so only the events the consumer subscribes to are sent.
+  const filter: q.ArchiveFilter = { ...range, type: req.type, source: req.source, natsSubjectPattern: subjectPattern(subjects) };
   const total = await q.countEvents(ctx.db, filter);
   if (total > ctx.replayMax) {
     throw new AppError('VALIDATION_FAILED', `the range holds ${total} events, more than the ${ctx.replayMax} one replay may publish; narrow it`, {
@@ -48,14 +49,29 @@ export async function replay(ctx: AppContext, req: ReplayRequest): Promise<{ rep
   return { replay_id: replayId, consumer: req.consumer, published };
 }
 
-async function assertConsumerExists(ctx: AppContext, consumer: string): Promise<void> {
+/** Checks that the consumer listens for replays, and returns the subject filters of its events durable. */
+async function consumerSubjects(ctx: AppContext, consumer: string): Promise<string[]> {
   if (!/^[a-z][a-z0-9_]*-[A-Za-z0-9_-]+$/.test(consumer)) {
     throw new AppError('VALIDATION_FAILED', 'consumer must be a durable consumer name like "<service>-<purpose>"');
   }
+  const streams = streamNames(ctx.prefix);
   try {
-    await ctx.nats.jsm.consumers.info(streamNames(ctx.prefix).replay, `${consumer}-replay`);
+    await ctx.nats.jsm.consumers.info(streams.replay, `${consumer}-replay`);
+    const { config } = await ctx.nats.jsm.consumers.info(streams.events, consumer);
+    return [...(config.filter_subjects ?? []), ...(config.filter_subject ? [config.filter_subject] : [])];
   } catch (err) {
     if (/not found/i.test((err as Error).message)) throw new AppError('NOT_FOUND', `no consumer named ${consumer} is listening for replays`);
     throw err;
   }
+}
+
+/** NATS subject filters (`a.*.c`, `a.>`) as one anchored PostgreSQL regular expression; undefined for none. */
+function subjectPattern(filters: string[]): string | undefined {
+  if (filters.length === 0) return undefined;
+  const one = (filter: string) =>
+    filter
+      .split('.')
+      .map((token) => (token === '*' ? '[^.]+' : token === '>' ? '.+' : token.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')))
+      .join('\\.');
+  return `^(?:${filters.map(one).join('|')})$`;
 }

@@ -12,8 +12,7 @@ export function requireAdmin(app: HttpApp, ctx: AppContext): void {
   const expected = ctx.adminToken ? digest(ctx.adminToken) : undefined;
   app.addHook('onRequest', async (req) => {
     if (!expected) throw new AppError('FORBIDDEN', 'the events admin API is disabled: set EVENTS_ADMIN_TOKEN');
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const token = /^bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!token) throw new AppError('UNAUTHENTICATED', 'admin bearer token required');
     if (!timingSafeEqual(digest(token), expected)) throw new AppError('FORBIDDEN', 'invalid admin token');
   });

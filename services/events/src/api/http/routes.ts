@@ -13,6 +13,10 @@ import { replayRoute } from './replay/replay.js';
 export function routes(ctx: AppContext) {
   return (app: HttpApp) => {
     requireAdmin(app, ctx);
+    // Few callers, and dashboards poll: the per-IP `public` preset instead of the per-user `api` one.
+    app.addHook('onRoute', (route) => {
+      route.config = { ...route.config, rateLimit: 'public' };
+    });
     for (const route of [listEventsRoute, catalogueRoute, getEventRoute, outboxStatusRoute, listDeadLettersRoute, redriveRoute, discardRoute, replayRoute]) {
       route(app, ctx);
     }

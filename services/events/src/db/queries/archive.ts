@@ -22,6 +22,8 @@ export interface ArchiveFilter {
   correlationId?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
+  /** PostgreSQL regular expression the NATS subject must match (a consumer's subject filter). */
+  natsSubjectPattern?: string | undefined;
 }
 
 /** Inserts an event once; returns false when it was already archived. */
@@ -44,6 +46,7 @@ function filtered(db: Q, f: ArchiveFilter) {
   if (f.correlationId) q = q.where('correlation_id', '=', f.correlationId);
   if (f.from) q = q.where('occurred_at', '>=', f.from);
   if (f.to) q = q.where('occurred_at', '<', f.to);
+  if (f.natsSubjectPattern) q = q.where(sql<boolean>`nats_subject ~ ${f.natsSubjectPattern}`);
   return q;
 }
 
