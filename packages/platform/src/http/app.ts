@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -43,7 +43,8 @@ const READY_CHECK_TIMEOUT_MS = 2_000;
 export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // Our own onResponse hook writes one line per request (with route template and correlation id).
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: opts.trustedProxies.length > 0 ? opts.trustedProxies : false,
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     requestIdHeader: false,
