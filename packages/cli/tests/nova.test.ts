@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, grpcHealthCheck, type TestEnv } from '@nova/testing';
+import { createTestEnv, eventually, grpcHealthCheck, type TestEnv } from '@nova/testing';
 import { generateDevCertificates, SERVICES, SERVICE_NAMES, StartupError, type RunningPlatform } from '@nova/platform';
 import { migrate, serve, up } from '../src/commands.js';
 
@@ -180,6 +180,35 @@ describe('the nova command', () => {
     expect(stderr).toMatch(/^nova: /);
     expect(stderr).toContain('GRPC_TLS_ENABLED');
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('`nova certs dev` writes a CA, a server certificate and a client certificate per service', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'nova-certs-')), 'certs');
+    const res = await run('node', [CLI, 'certs', 'dev', '--out', out], { env: { PATH: process.env.PATH } });
+    expect(res.stdout).toContain(`development certificates written to ${out}`);
+    for (const f of ['ca.crt', 'server.crt', 'server.key', ...SERVICE_NAMES.flatMap((s) => [`${s}.crt`, `${s}.key`])]) {
+      expect(readFileSync(join(out, f), 'utf8')).toMatch(/^-----BEGIN /);
+    }
+    expect(statSync(join(out, 'server.key')).mode & 0o077).toBe(0);
+  });
+
+  it('stops on SIGTERM: drains, logs "nova stopped" and exits 0', async () => {
+    const child = spawn('node', [CLI, 'serve', 'events'], { env: { ...env.env({ LOG_LEVEL: 'info' }), PATH: process.env.PATH } });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await eventually(() => output.includes('nova is up'), 'the service to start', 20_000);
+      const port = Number(/"http":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(output)?.[1]);
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('"msg":"shutting down"');
+      expect(output).toContain('"msg":"nova stopped"');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('rejects an unknown service and an invalid variable with their names', async () => {
