@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   createLogger,
+  ensureDatabase,
   generateDevCertificates,
   loadConfigs,
   migrateAll,
@@ -38,6 +39,7 @@ export async function serve(name: string | undefined, env: Env): Promise<Running
 export async function migrate(names: string[], env: Env): Promise<void> {
   const modules = names.length === 0 ? ALL_SERVICES : names.map((n) => findService(n) ?? failUnknown(n));
   const { platform } = await loadConfigs(modules, env);
+  await ensureDatabase(platform.DATABASE_URL);
   await migrateAll(platform, modules, createLogger({ level: platform.LOG_LEVEL }));
 }
 

@@ -8,7 +8,7 @@ import { createServicePool, type ServicePool } from '../db/pool.js';
 import { createHttpApp, registerService, type HttpApp, type ReadinessCheck } from '../http/app.js';
 import { createLogger, redactUrl, type Logger } from '../logging/logger.js';
 import { createMetrics, type PlatformMetrics } from '../metrics/metrics.js';
-import { connectRedis, createRedis } from '../redis/client.js';
+import { createRedis } from '../redis/client.js';
 import { connectNats, ensureStreams, EventConsumer, NatsStartupError, Outbox, OutboxRelay, type NatsHandle } from '../events/index.js';
 import { RateLimiter, registerRateLimit } from '../rate-limit/index.js';
 import { checkRedis, ensureDatabase, jetStreamMissing, natsUnreachable, StartupError } from './dependencies.js';
@@ -73,9 +73,8 @@ export async function checkPoolBudget(platform: PlatformConfig, modules: Service
   if (!budget.fits) throw new StartupError(describeBudget(budget));
 }
 
-/** Applies every given service's migrations, each inside its own schema. */
+/** Applies every given service's migrations, each inside its own schema (the database must exist: ensureDatabase). */
 export async function migrateAll(platform: PlatformConfig, modules: ServiceModule<any>[], logger: Logger, metrics = createMetrics({ defaultMetrics: false })): Promise<void> {
-  await ensureDatabase(platform.DATABASE_URL);
   for (const m of modules) {
     const schema = SERVICES[m.name].schema;
     const pool = createServicePool({ service: `${m.name}-migrate`, schema, connectionString: platform.DATABASE_URL, max: 1, acquireTimeoutMs: platform.DB_ACQUIRE_TIMEOUT_MS, statementTimeoutMs: 0, metrics, logger });
@@ -115,7 +114,6 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     const redis: Redis = createRedis({ url: platform.REDIS_URL, keyPrefix: platform.REDIS_KEY_PREFIX, commandTimeoutMs: platform.REDIS_COMMAND_TIMEOUT_MS, logger });
     cleanups.push(async () => redis.disconnect());
     await checkRedis(redis, platform.REDIS_URL);
-    await connectRedis(redis);
 
     let nats: NatsHandle;
     try {
@@ -184,7 +182,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     }
 
     for (const s of started) {
-      await s.relay.start();
+      s.relay.start();
       cleanups.push(() => s.relay.stop());
       for (const c of s.consumers) {
         await c.start();
