@@ -32,6 +32,9 @@ export const platformSpec = {
   GRPC_TLS_CLIENT_CERT_PATH: v.optionalString({ doc: 'client certificate for mTLS (PEM)' }),
   GRPC_TLS_CLIENT_KEY_PATH: v.optionalString({ doc: 'client private key for mTLS (PEM)' }),
   GRPC_TLS_REQUIRE_CLIENT_CERT: v.bool({ default: false, doc: 'mTLS: refuse callers without a certificate signed by the CA' }),
+  AUTH_ISSUER: v.string({ default: 'nova-auth', doc: '`iss` of the tokens auth signs and every service checks' }),
+  AUTH_AUDIENCE: v.string({ default: 'nova', doc: '`aud` of the tokens auth signs and every service checks' }),
+  AUTH_JWKS_URL: v.optionalString({ doc: 'where services fetch the token keys (default: this process\'s /.well-known/jwks.json when auth runs here; e.g. http://auth:8080/.well-known/jwks.json)' }),
   GRPC_DEADLINE_MS: v.int({ default: 10_000, min: 1, doc: 'default deadline of every gRPC call' }),
   ...perServiceSpec(),
 } satisfies ConfigSpec;

@@ -1,0 +1,19 @@
+import type { HttpApp } from '@nova/platform';
+import type { AppContext } from '../../context.js';
+import { deleteMeRoute } from './accounts/delete-me.js';
+import { loginRoute } from './accounts/login.js';
+import { meRoute } from './accounts/me.js';
+import { registerRoute } from './accounts/register.js';
+import { emailVerificationRoutes } from './email/verify.js';
+import { jwksRoute } from './keys/jwks.js';
+import { logoutRoutes } from './sessions/logout.js';
+import { refreshRoute } from './sessions/refresh.js';
+import { sessionRoutes } from './sessions/list-sessions.js';
+
+export function routes(ctx: AppContext) {
+  return (app: HttpApp) => {
+    for (const route of [registerRoute, loginRoute, meRoute, deleteMeRoute, refreshRoute, logoutRoutes, sessionRoutes, emailVerificationRoutes, jwksRoute]) {
+      route(app, ctx);
+    }
+  };
+}
