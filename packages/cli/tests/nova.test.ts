@@ -110,12 +110,24 @@ describe('TLS rules', () => {
     }
   });
 
-  it('serves gRPC over mTLS in production with the dev certificates, and refuses a caller without one', async () => {
+  it('serves gRPC over mTLS in production with the dev certificates (and needs AUTH_JWKS_URL when auth runs elsewhere)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nova-certs-'));
     await generateDevCertificates(dir, { services: ['events', 'feed'] });
+    const production = (extra: Record<string, string>) =>
+      env.env({
+        APP_ENV: 'production',
+        GRPC_TLS_ENABLED: 'true',
+        GRPC_TLS_CA_CERT_PATH: join(dir, 'ca.crt'),
+        GRPC_TLS_SERVER_CERT_PATH: join(dir, 'server.crt'),
+        GRPC_TLS_SERVER_KEY_PATH: join(dir, 'server.key'),
+        ...extra,
+      });
+    const noJwks = await serve('events', production({})).catch((e: unknown) => e);
+    expect((noJwks as Error).message).toContain('set AUTH_JWKS_URL');
     const platform = await serve(
       'events',
       env.env({
+        AUTH_JWKS_URL: 'https://auth.nova.internal/.well-known/jwks.json',
         APP_ENV: 'production',
         GRPC_TLS_ENABLED: 'true',
         GRPC_TLS_CA_CERT_PATH: join(dir, 'ca.crt'),

@@ -11,4 +11,4 @@ export * from './grpc/index.js';
 export * from './rate-limit/index.js';
 export * from './events/index.js';
 export * from './runtime/index.js';
-export * from './auth/claims.js';
+export * from './auth/index.js';

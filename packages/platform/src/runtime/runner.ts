@@ -11,6 +11,7 @@ import { createMetrics, type PlatformMetrics } from '../metrics/metrics.js';
 import { createRedis } from '../redis/client.js';
 import { connectNats, ensureStreams, EventConsumer, NatsStartupError, Outbox, OutboxRelay, type NatsHandle } from '../events/index.js';
 import { RateLimiter, registerRateLimit } from '../rate-limit/index.js';
+import { getUserId, registerAuth, TokenVerifier } from '../auth/index.js';
 import { checkRedis, ensureDatabase, jetStreamMissing, natsUnreachable, StartupError } from './dependencies.js';
 import { createGrpcWiring, type GrpcWiring } from './grpc-wiring.js';
 import { SERVICES, type ServiceName } from './services.js';
@@ -115,6 +116,19 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     cleanups.push(async () => redis.disconnect());
     await checkRedis(redis, platform.REDIS_URL);
 
+    // Every process verifies access tokens locally against the JWKS auth publishes; revocations are pushed.
+    let boundHttpPort: number | undefined;
+    const verifier = new TokenVerifier({
+      jwksUrl: jwksUrlFor(platform, names, () => boundHttpPort, logger),
+      issuer: platform.AUTH_ISSUER,
+      audience: platform.AUTH_AUDIENCE,
+      redis,
+      logger,
+      metrics,
+    });
+    await verifier.start();
+    cleanups.push(() => verifier.stop());
+
     let nats: NatsHandle;
     try {
       nats = await connectNats({ servers: platform.NATS_URL, name: `nova-${names.length === 1 ? names[0] : 'up'}`, logger });
@@ -131,8 +145,10 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
       ['nats', async () => void (await nats.nc.flush())],
     ]);
     const http = await createHttpApp({ logger, metrics, trustedProxies: platform.TRUSTED_PROXIES, readiness });
-    // Service routes are limited by the `api` preset unless they name another (registerService).
-    registerRateLimit(http, rateLimiter, { trustedProxies: platform.TRUSTED_PROXIES });
+    // Routes declare `config: { auth }`; the rate limiter keys authenticated callers by user id. Service
+    // routes are limited by the `api` preset unless they name another (registerService).
+    registerAuth(http, verifier);
+    registerRateLimit(http, rateLimiter, { trustedProxies: platform.TRUSTED_PROXIES, getUserId });
 
     const started: Started[] = [];
     for (const module of opts.services) {
@@ -170,6 +186,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
         },
         grpc: grpc.clients,
         rateLimiter,
+        tokenVerifier: verifier,
       };
       const instance = await module.create(deps);
       const relay = new OutboxRelay({ service: module.name, schema, db: pool.raw, js: nats.js, metrics, logger: svcLogger, prefix: platform.NATS_SUBJECT_PREFIX, pollIntervalMs: platform.OUTBOX_POLL_INTERVAL_MS });
@@ -202,6 +219,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     await http.listen({ host: platform.HTTP_HOST, port: platform.HTTP_PORT });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : platform.HTTP_PORT;
+    boundHttpPort = httpPort;
     for (const s of started) grpc.server.setServing(SERVICES[s.module.name].healthName, true);
     grpc.server.setServing('', true);
 
@@ -232,4 +250,22 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * Where this process fetches the token keys: AUTH_JWKS_URL, or this process's own HTTP port when the auth
+ * service runs here (known only once it listens, hence a function).
+ */
+function jwksUrlFor(platform: PlatformConfig, names: ServiceName[], boundPort: () => number | undefined, logger: Logger): string | (() => string) {
+  if (platform.AUTH_JWKS_URL) return platform.AUTH_JWKS_URL;
+  if (!names.includes('auth')) {
+    if (platform.APP_ENV === 'staging' || platform.APP_ENV === 'production') {
+      throw new StartupError('the auth service does not run in this process: set AUTH_JWKS_URL (e.g. http://auth:8080/.well-known/jwks.json)');
+    }
+    const fallback = 'http://127.0.0.1:8080/.well-known/jwks.json';
+    logger.warn({ jwks_url: fallback }, 'AUTH_JWKS_URL is not set and auth does not run here: using the default local address');
+    return fallback;
+  }
+  const host = platform.HTTP_HOST === '0.0.0.0' || platform.HTTP_HOST === '::' ? '127.0.0.1' : platform.HTTP_HOST;
+  return () => `http://${host.includes(':') ? `[${host}]` : host}:${boundPort() ?? platform.HTTP_PORT}/.well-known/jwks.json`;
 }

@@ -9,6 +9,7 @@ import type { HttpApp } from '../http/app.js';
 import type { Outbox, EventConsumer, ConsumerOptions, NatsHandle } from '../events/index.js';
 import type { GrpcServiceRegistration, GrpcClients } from './grpc-wiring.js';
 import type { RateLimiter } from '../rate-limit/index.js';
+import type { AccessTokenVerifier } from '../auth/index.js';
 import type { ServiceName } from './services.js';
 
 /** What the runner hands a service: every side effect it may use, built once from config. */
@@ -32,6 +33,8 @@ export interface ServiceDeps<C = Record<string, unknown>> {
   /** gRPC clients to other services (through the network, even inside `nova up`). */
   grpc: GrpcClients;
   rateLimiter: RateLimiter;
+  /** Verifies access tokens (HTTP routes use `config: { auth }`; gRPC handlers use authenticateCall). */
+  tokenVerifier: AccessTokenVerifier;
 }
 
 /** What a service gives back to the runner. */

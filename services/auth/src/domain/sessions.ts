@@ -98,8 +98,8 @@ export async function revokeInTx(ctx: AppContext, tx: Tx, userId: string, sessio
   for (const sid of revoked) {
     await ctx.outbox.add(tx, { aggregate: 'session', action: 'revoked', type: 'SessionRevoked', entityId: sid, data: { session_id: sid, user_id: userId, reason }, correlationId: meta.correlationId });
   }
-  // Access tokens of these sessions die at the latest when they expire (plus the verifiers' leeway).
-  const until = Date.now() + (ctx.config.AUTH_ACCESS_TTL_SECONDS + 60) * 1000;
+  // The entry is needed until the sessions' last access token expires (the publisher adds the leeway).
+  const until = Date.now() + ctx.config.AUTH_ACCESS_TTL_SECONDS * 1000;
   try {
     await publishRevocations(ctx.redis, ctx.platform.REDIS_KEY_PREFIX, revoked.map((sid) => ({ sid, until })));
   } catch (err) {
