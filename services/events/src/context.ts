@@ -1,4 +1,4 @@
-import type { Kysely, Logger, NatsHandle, ServiceDeps } from '@nova/platform';
+import type { AccessTokenVerifier, Kysely, Logger, NatsHandle, ServiceDeps } from '@nova/platform';
 import type { ConfigOf } from '@nova/platform';
 import type { eventsConfig } from './config.js';
 import type { EventsDb } from './db/schema.js';
@@ -12,6 +12,7 @@ export interface AppContext {
   prefix: string;
   adminToken: string | undefined;
   replayMax: number;
+  verifier: AccessTokenVerifier;
 }
 
 export function createContext(deps: ServiceDeps<ConfigOf<typeof eventsConfig>>): AppContext {
@@ -22,5 +23,6 @@ export function createContext(deps: ServiceDeps<ConfigOf<typeof eventsConfig>>):
     prefix: deps.platform.NATS_SUBJECT_PREFIX,
     adminToken: deps.config.EVENTS_ADMIN_TOKEN,
     replayMax: deps.config.EVENTS_REPLAY_MAX,
+    verifier: deps.tokenVerifier,
   };
 }
