@@ -6,13 +6,14 @@ import { meRoute } from './accounts/me.js';
 import { registerRoute } from './accounts/register.js';
 import { emailVerificationRoutes } from './email/verify.js';
 import { jwksRoute } from './keys/jwks.js';
+import { oauthRoutes } from './oauth/index.js';
 import { logoutRoutes } from './sessions/logout.js';
 import { refreshRoute } from './sessions/refresh.js';
 import { sessionRoutes } from './sessions/list-sessions.js';
 
 export function routes(ctx: AppContext) {
   return (app: HttpApp) => {
-    for (const route of [registerRoute, loginRoute, meRoute, deleteMeRoute, refreshRoute, logoutRoutes, sessionRoutes, emailVerificationRoutes, jwksRoute]) {
+    for (const route of [registerRoute, loginRoute, meRoute, deleteMeRoute, refreshRoute, logoutRoutes, sessionRoutes, emailVerificationRoutes, jwksRoute, oauthRoutes]) {
       route(app, ctx);
     }
   };
