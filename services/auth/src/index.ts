@@ -4,6 +4,7 @@ import { authConfig } from './config.js';
 import { createContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import { startHousekeeping } from './domain/housekeeping.js';
+import { settlePasswordResets } from './domain/passwords.js';
 
 /** Accounts, passwords, sessions, JWT keys and JWKS, OAuth, TOTP 2FA, roles: the identity authority. */
 export const authService = defineService({
@@ -22,6 +23,7 @@ export const authService = defineService({
       },
       stop: async () => {
         await housekeeping?.stop();
+        await settlePasswordResets(ctx);
         ctx.mailer.close();
       },
     };

@@ -10,7 +10,11 @@ const VERIFY_TTL_SECONDS = 24 * 3600;
 export async function sendEmailVerification(ctx: AppContext, user: Pick<uq.UserRow, 'id' | 'email' | 'username' | 'email_verified_at'>): Promise<void> {
   if (!user.email || user.email_verified_at) return;
   const token = await ctx.db.transaction().execute((tx) => createActionToken(ctx, tx, user.id, 'email_verify', VERIFY_TTL_SECONDS, user.email));
-  const link = new URL(`/verify-email?token=${encodeURIComponent(token)}`, ctx.config.AUTH_PUBLIC_URL).toString();
+  // Appended to the base URL's path: `new URL('/verify-email', base)` would drop a base path such as /app.
+  const url = new URL(ctx.config.AUTH_PUBLIC_URL);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/verify-email`;
+  url.searchParams.set('token', token);
+  const link = url.toString();
   await ctx.mailer.send({
     to: user.email,
     subject: 'Confirm your email address',

@@ -19,9 +19,11 @@ export async function checkSecondFactor(ctx: AppContext, tx: Tx, user: UserRow, 
   const trimmed = code.replace(/\s+/g, '');
   if (/^\d{6}$/.test(trimmed) && user.totp_secret_enc) {
     const secret = ctx.box.open(user.totp_secret_enc, `totp:${user.id}`);
-    const delta = totpFor(secret).validate({ token: trimmed, window: 1 });
+    // One clock reading for both: a step boundary between two readings would record the wrong step.
+    const now = Date.now();
+    const delta = totpFor(secret).validate({ token: trimmed, timestamp: now, window: 1 });
     if (delta === null) return false;
-    const step = Math.floor(Date.now() / 1000 / TOTP_PERIOD) + delta;
+    const step = Math.floor(now / 1000 / TOTP_PERIOD) + delta;
     if (user.totp_last_step !== null && step <= Number(user.totp_last_step)) return false;
     await tx.updateTable('users').set({ totp_last_step: step }).where('id', '=', user.id).execute();
     return true;
