@@ -14,6 +14,8 @@ import { formatTable } from './lib/format.mjs';
 const BENCHMARKS = {
   'rate-limiter': () => import('./rate-limiter.mjs'),
   'http-stack': () => import('./http-stack.mjs'),
+  'auth-login': () => import('./auth-login.mjs'),
+  'auth-verify': () => import('./auth-verify.mjs'),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -1,4 +1,5 @@
 import { defineService } from '@nova/platform';
+import { authGrpc } from './api/grpc/auth-service.js';
 import { routes } from './api/http/routes.js';
 import { authConfig } from './config.js';
 import { createContext } from './context.js';
@@ -18,6 +19,7 @@ export const authService = defineService({
     let housekeeping: { stop(): Promise<void> } | undefined;
     return {
       http: routes(ctx),
+      grpc: [authGrpc(ctx, deps.tokenVerifier)],
       start: async () => {
         housekeeping = startHousekeeping(ctx);
       },
@@ -31,3 +33,5 @@ export const authService = defineService({
 });
 
 export { createContext } from './context.js';
+export { DEFAULT_KEY_ACTIVATION_DELAY_SECONDS, grantRole, KEY_STATUS_MEANING, listKeys, rotateKeys, type KeyInfo, type KeyStatus, type RotateOptions, type RotateResult } from './domain/admin.js';
+export { PERMISSIONS, type Permission } from './domain/permissions.js';

@@ -42,7 +42,7 @@ async function post(path: string, body: unknown, token?: string) {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
+  return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as any };
 }
 
 const probeStatus = async (token: string) =>

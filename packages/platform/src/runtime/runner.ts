@@ -117,9 +117,9 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     await checkRedis(redis, platform.REDIS_URL);
 
     // Every process verifies access tokens locally against the JWKS auth publishes; revocations are pushed.
-    let boundHttpPort: number | undefined;
+    const bound: { port?: number } = {};
     const verifier = new TokenVerifier({
-      jwksUrl: jwksUrlFor(platform, names, () => boundHttpPort, logger),
+      jwksUrl: jwksUrlFor(platform, names, () => bound.port, logger),
       issuer: platform.AUTH_ISSUER,
       audience: platform.AUTH_AUDIENCE,
       redis,
@@ -219,7 +219,7 @@ export async function runServices(opts: RunOptions): Promise<RunningPlatform> {
     await http.listen({ host: platform.HTTP_HOST, port: platform.HTTP_PORT });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : platform.HTTP_PORT;
-    boundHttpPort = httpPort;
+    bound.port = httpPort;
     for (const s of started) grpc.server.setServing(SERVICES[s.module.name].healthName, true);
     grpc.server.setServing('', true);
 
