@@ -9,7 +9,8 @@ export interface SigningKey {
   privateKey: KeyObject;
 }
 
-const CACHE_MS = 30_000;
+// Short, so a key rotated by another replica or the CLI is published and used within seconds.
+const CACHE_MS = 5_000;
 
 /**
  * RSA signing keys with a `kid`, private halves sealed with the encryption key. The active key is the
