@@ -10,8 +10,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { LoadGenerator } from './lib/load.mjs';
 import { formatRatio, median } from './lib/format.mjs';
-import { badResponses, HttpLoad, PASSWORD, rate, round3, startAuth, statusCodes } from './auth-support.mjs';
+import { badResponses, PASSWORD, rate, round3, startAuth, statusCodes } from './auth-support.mjs';
 
 export const description = 'POST /api/v1/auth/login logins/s (p50/p99) vs raw argon2id verifies/s and RSA-4096 signs/s, same run; ratio';
 
@@ -31,7 +32,7 @@ const { SignJWT } = await import(pathToFileURL(authRequire.resolve('jose')).href
 
 export async function run({ log }) {
   const auth = await startAuth({ log });
-  const load = new HttpLoad();
+  const load = new LoadGenerator();
   try {
     const account = await auth.register();
     const job = {

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { authService } from '@nova/auth';
 import { connectRedis, createLogger, createRedis, runServices } from '@nova/platform';
 import { createTestEnv } from '@nova/testing';
@@ -90,43 +89,6 @@ export async function startAuth({ log, overrides = {} }) {
       }
     },
   };
-}
-
-/** autocannon in a worker (auth-load-worker.mjs), one job at a time. */
-export class HttpLoad {
-  #worker = new Worker(new URL('./auth-load-worker.mjs', import.meta.url));
-  #pending;
-
-  constructor() {
-    this.#worker.on('message', (msg) => this.#settle(msg.error ? new Error(`autocannon: ${msg.error}`) : undefined, msg.result));
-    this.#worker.on('error', (err) => this.#settle(err));
-    this.#worker.on('exit', (code) => this.#settle(new Error(`load worker exited with code ${code}`)));
-  }
-
-  /**
-   * `{ url, method?, headers?, body?, rotateForwardedFor?, connections, seconds }` → { requestsPerSecond, ok,
-   * non2xx, errors, timeouts, statusCodes, latencyMs: { p50, p99, max } } (rate and latencies of 2xx only).
-   */
-  run(job) {
-    if (this.#pending) return Promise.reject(new Error('HttpLoad runs one job at a time'));
-    return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject };
-      this.#worker.postMessage(job);
-    });
-  }
-
-  async close() {
-    this.#worker.removeAllListeners('exit');
-    await this.#worker.terminate();
-  }
-
-  #settle(err, result) {
-    const p = this.#pending;
-    this.#pending = undefined;
-    if (!p) return;
-    if (err) p.reject(err);
-    else p.resolve(result);
-  }
 }
 
 /** Runs `fn` with `concurrency` loops for `seconds`; returns completions per second. */

@@ -12,9 +12,10 @@
 //              each time, the worst case.
 // Ratios are medians of per-round ratios; the per-request cost is 1/rps(protected) − 1/rps(open) of
 // the server's event loop (saturated by the connections), in microseconds.
+import { LoadGenerator } from './lib/load.mjs';
 import { formatRatio, median } from './lib/format.mjs';
 import { createHttpApp, createMetrics, registerAuth, TokenVerifier } from '@nova/platform';
-import { badResponses, devNullLogger, HttpLoad, pairedRatio, round3, startAuth } from './auth-support.mjs';
+import { badResponses, devNullLogger, pairedRatio, round3, startAuth } from './auth-support.mjs';
 
 export const description = 'the same route unprotected vs `auth: required` (TokenVerifier on the auth JWKS): req/s, p50/p99, ratio, µs per request';
 
@@ -67,7 +68,7 @@ export async function run({ log }) {
   try {
     const { tokens } = await auth.register();
     const withToken = { authorization: `Bearer ${tokens.access_token}` };
-    const load = new HttpLoad();
+    const load = new LoadGenerator();
     cleanups.push(() => load.close());
     const cached = await benchApp(auth, {});
     cleanups.push(() => cached.close());

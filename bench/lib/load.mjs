@@ -12,15 +12,15 @@ export class LoadGenerator {
   }
 
   /**
-   * Fires GET `url` from `connections` keep-alive connections for `seconds`. Resolves to
-   * { requestsPerSecond, ok, non2xx, errors, timeouts, statusCodes, latencyMs: { p50, p99, max } },
-   * counting only 2xx responses in the rate and the latencies.
+   * `{ url, connections, seconds, method?, headers?, body?, rotateForwardedFor? }`: fires requests from
+   * `connections` keep-alive connections for `seconds`. Resolves to { requestsPerSecond, ok, non2xx, errors,
+   * timeouts, statusCodes, latencyMs: { p50, p99, max } }, counting only 2xx responses in the rate and latencies.
    */
-  run({ url, connections, seconds }) {
+  run(job) {
     if (this.#pending) return Promise.reject(new Error('LoadGenerator runs one job at a time'));
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
-      this.#worker.postMessage({ url, connections, seconds });
+      this.#worker.postMessage(job);
     });
   }
 
