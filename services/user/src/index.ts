@@ -1,10 +1,31 @@
-import { defineService } from '@nova/platform';
+import { defineService, eventFilter } from '@nova/platform';
+import { createContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
+import { onUserDeleted, onUserRegistered } from './domain/lifecycle.js';
+import type { UsersDb } from './db/schema.js';
 
-/** Its domain arrives with its own issue; today the service owns its schema, relays its outbox and serves health. */
+/** Profiles, the follow graph, follow requests (private accounts), blocks, mutes and settings. */
 export const userService = defineService({
   name: 'user',
   description: 'profiles, follow graph, follow requests, blocks, mutes, settings',
   migrations,
-  create: () => ({}),
+  create(deps) {
+    const ctx = createContext(deps);
+    const prefix = deps.platform.NATS_SUBJECT_PREFIX;
+    // One durable consumer per reaction to auth's account events (NATS 2.9: one subject filter each).
+    deps.consumer({
+      purpose: 'profile-create',
+      filterSubject: eventFilter(prefix, 'auth', 'user', 'registered'),
+      handler: (tx, event) => onUserRegistered(tx.withSchema('users'), event),
+    });
+    deps.consumer({
+      purpose: 'profile-delete',
+      filterSubject: eventFilter(prefix, 'auth', 'user', 'deleted'),
+      handler: (tx, event) => onUserDeleted(tx.withSchema('users'), event),
+    });
+    void ctx;
+    return {};
+  },
 });
+
+export type { UsersDb };
