@@ -1,4 +1,6 @@
 import { defineService, eventFilter } from '@nova/platform';
+import { userGrpc } from './api/grpc/user-service.js';
+import { routes } from './api/http/routes.js';
 import { createContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import { onUserDeleted, onUserRegistered } from './domain/lifecycle.js';
@@ -23,8 +25,7 @@ export const userService = defineService({
       filterSubject: eventFilter(prefix, 'auth', 'user', 'deleted'),
       handler: (tx, event) => onUserDeleted(tx.withSchema('users'), event),
     });
-    void ctx;
-    return {};
+    return { http: routes(ctx), grpc: [userGrpc(ctx)] };
   },
 });
 

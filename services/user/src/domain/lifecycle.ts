@@ -15,7 +15,23 @@ export async function onUserRegistered(tx: Db, event: EventEnvelope<{ user_id: s
  */
 export async function onUserDeleted(tx: Db, event: EventEnvelope<{ user_id: string; deleted_by?: string }>): Promise<void> {
   const id = event.data.user_id;
-  if (!(await pq.softDeleteProfile(tx, id, event.data.deleted_by ?? id))) return;
+  // Lock every profile whose counters change, in id order like the follow paths do, so this cannot deadlock with them.
+  const related = await tx
+    .selectFrom('follows')
+    .select(['follower_id', 'followee_id'])
+    .where((eb) => eb.or([eb('follower_id', '=', id), eb('followee_id', '=', id)]))
+    .execute();
+  await pq.lockProfiles(tx, [id, ...related.map((r) => (r.follower_id === id ? r.followee_id : r.follower_id))]);
+  if (!(await pq.softDeleteProfile(tx, id, event.data.deleted_by ?? id))) {
+    // The two events travel on separate consumers: if the deletion arrives first, leave a deleted row so
+    // that a late UserRegistered cannot bring the account back (createProfile does nothing on conflict).
+    await tx
+      .insertInto('profiles')
+      .values({ id, username: `deleted-${id}`, username_lower: `deleted-${id}`, deleted_at: new Date(), deleted_by: event.data.deleted_by ?? id })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return;
+  }
   const followees = await tx.deleteFrom('follows').where('follower_id', '=', id).returning('followee_id').execute();
   const followers = await tx.deleteFrom('follows').where('followee_id', '=', id).returning('follower_id').execute();
   await pq.bumpCounter(tx, followees.map((r) => r.followee_id), 'follower_count', -1);

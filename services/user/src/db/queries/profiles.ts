@@ -45,3 +45,23 @@ export async function bumpCounter(db: Q, ids: readonly string[], column: 'follow
     .where('id', 'in', [...ids])
     .execute();
 }
+
+/** The profile row whatever its state (deleted too): tells "never existed" from "deleted". */
+export function findProfileAnyState(db: Q, id: string): Promise<Pick<ProfileRow, 'id' | 'deleted_at'> | undefined> {
+  return db.selectFrom('profiles').select(['id', 'deleted_at']).where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Locks live profiles (FOR NO KEY UPDATE, in id order like every other multi-profile lock, so transactions
+ * never wait on each other in a cycle) and returns them.
+ */
+export function lockProfiles(db: Q, ids: readonly string[]): Promise<ProfileRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return live(db).where('id', 'in', [...ids]).orderBy('id').forNoKeyUpdate().execute();
+}
+
+export type ProfileChanges = Partial<Pick<ProfileRow, 'display_name' | 'bio' | 'avatar_media_id' | 'cover_media_id' | 'location' | 'website' | 'is_private'>>;
+
+export function updateProfile(db: Q, id: string, changes: ProfileChanges): Promise<ProfileRow> {
+  return db.updateTable('profiles').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
