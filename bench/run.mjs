@@ -16,6 +16,8 @@ const BENCHMARKS = {
   'http-stack': () => import('./http-stack.mjs'),
   'auth-login': () => import('./auth-login.mjs'),
   'auth-verify': () => import('./auth-verify.mjs'),
+  'user-followers': () => import('./user-followers.mjs'),
+  'user-follow': () => import('./user-follow.mjs'),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -171,6 +171,20 @@ describe('nova.auth.v1.AuthService (plaintext, APP_ENV=test)', () => {
     expect((await failure(grpc.call(grpc.stub.getUserByEmail, { email: 'not an email' }))).code).toBe('VALIDATION_FAILED');
   });
 
+  it('GetUserWithEmail returns the account by id with its email; unknown, deleted and invalid ids fail', async () => {
+    const { user } = await grpc.call(grpc.stub.getUserWithEmail, { id: alice.id.toUpperCase() });
+    expect(user).toEqual({ id: alice.id, username: alice.username, role: 'user', email_verified: false, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), email: alice.email });
+    expect((await grpc.call(grpc.stub.getUserWithEmail, { id: carol.id })).user).toMatchObject({ email: carol.email, email_verified: true });
+    for (const id of [newId(), bob.id]) {
+      const err = await failure(grpc.call(grpc.stub.getUserWithEmail, { id }));
+      expect(err.code).toBe('NOT_FOUND');
+      expect(err.grpcStatus).toBe(GrpcStatus.NOT_FOUND);
+    }
+    const invalid = await failure(grpc.call(grpc.stub.getUserWithEmail, { id: alice.email }));
+    expect(invalid.code).toBe('VALIDATION_FAILED');
+    expect(invalid.grpcStatus).toBe(GrpcStatus.INVALID_ARGUMENT);
+  });
+
   it('VerifyToken accepts a fresh access token and refuses refresh tokens, garbage and revoked sessions', async () => {
     const dave = await register(api, 'dave');
     const identity = await grpc.call(grpc.stub.verifyToken, { token: dave.access });
@@ -259,16 +273,21 @@ describe('nova.auth.v1.AuthService under mTLS (APP_ENV=production)', () => {
     await env?.cleanup();
   });
 
-  it('GetUserByEmail answers the services on its allow list and refuses the others', async () => {
+  it('GetUserByEmail and GetUserWithEmail answer the services on their allow list and refuse the others', async () => {
     for (const service of ['notification', 'user']) {
       const c = as(service);
       expect((await c.call(c.stub.getUserByEmail, { email: erin.email })).user).toMatchObject({ id: erin.id, email: erin.email });
+      expect((await c.call(c.stub.getUserWithEmail, { id: erin.id })).user).toMatchObject({ id: erin.id, email: erin.email });
     }
     const feed = as('feed');
     const refused = await failure(feed.call(feed.stub.getUserByEmail, { email: erin.email }));
     expect(refused.code).toBe('FORBIDDEN');
     expect(refused.grpcStatus).toBe(GrpcStatus.PERMISSION_DENIED);
     expect(refused.message).not.toContain(erin.id);
+    const refusedById = await failure(feed.call(feed.stub.getUserWithEmail, { id: erin.id }));
+    expect(refusedById.code).toBe('FORBIDDEN');
+    expect(refusedById.grpcStatus).toBe(GrpcStatus.PERMISSION_DENIED);
+    expect(refusedById.message).not.toContain(erin.email);
     // The rest of the service is open to every verified service.
     expect((await feed.call(feed.stub.getUser, { id: erin.id })).user?.username).toBe(erin.username);
     expect((await feed.call(feed.stub.verifyToken, { token: erin.access })).user_id).toBe(erin.id);

@@ -9,8 +9,8 @@ import { checkPermission } from '../../domain/permissions.js';
 export const MAX_IDS_PER_CALL = 500;
 
 /**
- * Services allowed to look accounts up by email (mTLS certificate names): it is the one method that
- * reveals an email address, so it is not open to every service.
+ * Services allowed the methods that reveal an email address (mTLS certificate names): GetUserByEmail and
+ * GetUserWithEmail are not open to every service.
  */
 export const EMAIL_LOOKUP_CALLERS = ['notification', 'user'] as const;
 
@@ -49,6 +49,12 @@ export function authGrpc(ctx: AppContext, verifier: AccessTokenVerifier): GrpcSe
       return { user: toProto(user, true) };
     }),
 
+    getUserWithEmail: unary(async (req: authV1.GetUserWithEmailRequest) => {
+      const user = await uq.findById(ctx.db, uuid(req.id, 'id'));
+      if (!user) throw notFound();
+      return { user: toProto(user, true) };
+    }),
+
     verifyToken: unary(async (req: authV1.VerifyTokenRequest) => {
       if (req.token === '') throw new AppError('UNAUTHENTICATED', 'a token is required');
       // The platform verifier: UNAUTHENTICATED for any invalid, refresh or revoked token (one generic
@@ -62,8 +68,8 @@ export function authGrpc(ctx: AppContext, verifier: AccessTokenVerifier): GrpcSe
   return {
     definition: authV1.AuthServiceService,
     implementation,
-    // Every method needs a verified service certificate (under TLS); the email lookup only a few.
-    allow: { '*': ['*'], GetUserByEmail: EMAIL_LOOKUP_CALLERS },
+    // Every method needs a verified service certificate (under TLS); the two that reveal emails only a few.
+    allow: { '*': ['*'], GetUserByEmail: EMAIL_LOOKUP_CALLERS, GetUserWithEmail: EMAIL_LOOKUP_CALLERS },
   };
 }
 

@@ -31,7 +31,7 @@ export interface User {
   email_verified: boolean;
   /** RFC 3339. */
   created_at: string;
-  /** Set only by GetUserByEmail (and absent for accounts without an email, e.g. some OAuth sign-ups). */
+  /** Set only by GetUserByEmail and GetUserWithEmail (and absent for accounts without an email, e.g. some OAuth sign-ups). */
   email?: string | undefined;
 }
 
@@ -65,6 +65,14 @@ export interface GetUserByEmailRequest {
 }
 
 export interface GetUserByEmailResponse {
+  user?: User | undefined;
+}
+
+export interface GetUserWithEmailRequest {
+  id: string;
+}
+
+export interface GetUserWithEmailResponse {
   user?: User | undefined;
 }
 
@@ -702,6 +710,122 @@ export const GetUserByEmailResponse: MessageFns<GetUserByEmailResponse> = {
   },
 };
 
+function createBaseGetUserWithEmailRequest(): GetUserWithEmailRequest {
+  return { id: "" };
+}
+
+export const GetUserWithEmailRequest: MessageFns<GetUserWithEmailRequest> = {
+  encode(message: GetUserWithEmailRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserWithEmailRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserWithEmailRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserWithEmailRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetUserWithEmailRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetUserWithEmailResponse(): GetUserWithEmailResponse {
+  return { user: undefined };
+}
+
+export const GetUserWithEmailResponse: MessageFns<GetUserWithEmailResponse> = {
+  encode(message: GetUserWithEmailResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserWithEmailResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserWithEmailResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserWithEmailResponse {
+    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
+  },
+
+  toJSON(message: GetUserWithEmailResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    return obj;
+  },
+};
+
 function createBaseVerifyTokenRequest(): VerifyTokenRequest {
   return { token: "" };
 }
@@ -1106,6 +1230,21 @@ export const AuthServiceService = {
     responseDeserialize: (value: Buffer): GetUserByEmailResponse => GetUserByEmailResponse.decode(value),
   },
   /**
+   * One account by id, email included (for example the user service showing owners their own email).
+   * Same allow list as GetUserByEmail; NOT_FOUND when it does not exist or was deleted.
+   */
+  getUserWithEmail: {
+    path: "/nova.auth.v1.AuthService/GetUserWithEmail" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserWithEmailRequest): Buffer =>
+      Buffer.from(GetUserWithEmailRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserWithEmailRequest => GetUserWithEmailRequest.decode(value),
+    responseSerialize: (value: GetUserWithEmailResponse): Buffer =>
+      Buffer.from(GetUserWithEmailResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserWithEmailResponse => GetUserWithEmailResponse.decode(value),
+  },
+  /**
    * Verifies an access token for callers that cannot verify locally: signature, kid, iss, aud, exp/nbf,
    * token_type "access" and revocation. UNAUTHENTICATED when it is not a valid access token.
    */
@@ -1147,6 +1286,11 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * allow list (mTLS certificate names); NOT_FOUND when there is none.
    */
   getUserByEmail: handleUnaryCall<GetUserByEmailRequest, GetUserByEmailResponse>;
+  /**
+   * One account by id, email included (for example the user service showing owners their own email).
+   * Same allow list as GetUserByEmail; NOT_FOUND when it does not exist or was deleted.
+   */
+  getUserWithEmail: handleUnaryCall<GetUserWithEmailRequest, GetUserWithEmailResponse>;
   /**
    * Verifies an access token for callers that cannot verify locally: signature, kid, iss, aud, exp/nbf,
    * token_type "access" and revocation. UNAUTHENTICATED when it is not a valid access token.
@@ -1226,6 +1370,25 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetUserByEmailResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One account by id, email included (for example the user service showing owners their own email).
+   * Same allow list as GetUserByEmail; NOT_FOUND when it does not exist or was deleted.
+   */
+  getUserWithEmail(
+    request: GetUserWithEmailRequest,
+    callback: (error: ServiceError | null, response: GetUserWithEmailResponse) => void,
+  ): ClientUnaryCall;
+  getUserWithEmail(
+    request: GetUserWithEmailRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserWithEmailResponse) => void,
+  ): ClientUnaryCall;
+  getUserWithEmail(
+    request: GetUserWithEmailRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserWithEmailResponse) => void,
   ): ClientUnaryCall;
   /**
    * Verifies an access token for callers that cannot verify locally: signature, kid, iss, aud, exp/nbf,
