@@ -18,6 +18,12 @@ describe('service boundaries (lint)', () => {
     expect(byPath.join()).toContain("may not import another service's files");
   });
 
+  it('lets integration tests start a neighbouring service through its package, never its internals', async () => {
+    expect(await lint('services/feed/tests/x.test.ts', "import { contentService } from '@nova/content';\nexport const a = contentService;\n")).toEqual([]);
+    const internals = await lint('services/feed/tests/x.test.ts', "import { m } from '../../content/src/db/migrations/index.js';\nexport const a = m;\n");
+    expect(internals.join()).toContain("may not import another service's files");
+  });
+
   it('allows the platform, the contracts and the service\'s own code', async () => {
     const ok = await lint(
       'services/feed/src/domain/x.ts',
