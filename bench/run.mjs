@@ -18,6 +18,8 @@ const BENCHMARKS = {
   'auth-verify': () => import('./auth-verify.mjs'),
   'user-followers': () => import('./user-followers.mjs'),
   'user-follow': () => import('./user-follow.mjs'),
+  'content-create-post': () => import('./content-create-post.mjs'),
+  'content-get-post': () => import('./content-get-post.mjs'),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

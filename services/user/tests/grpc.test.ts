@@ -229,6 +229,59 @@ describe('nova.user.v1.UserService (plaintext, APP_ENV=test)', () => {
     expect(await following(newId(), b!)).toBe(false);
   });
 
+  it('FilterFollowed keeps the candidates the follower follows (approved only), in order, once; at most 500', async () => {
+    const [a, b, c, d, e] = await insertProfiles(h, 5);
+    await h.insertFollow(a!, b!);
+    await h.insertFollow(a!, d!);
+    await h.insertFollow(c!, a!);
+    await h.db.insertInto('follow_requests').values({ requester_id: a!, target_id: e! }).execute();
+    const filter = async (follower_id: string, candidate_ids: string[]) => (await grpc.call(grpc.stub.filterFollowed, { follower_id, candidate_ids })).followed_ids;
+    expect(await filter(a!, [d!, c!, b!.toUpperCase(), e!, d!, newId()])).toEqual([d, b]);
+    expect(await filter(b!, [a!, c!])).toEqual([]);
+    expect(await filter(a!, [])).toEqual([]);
+    const tooMany = await failure(filter(a!, Array.from({ length: 501 }, () => newId())));
+    expect(tooMany.code).toBe('VALIDATION_FAILED');
+    expect((await failure(filter(a!, [b!, 'nope']))).message).toContain('candidate_ids[1] must be a UUID');
+  });
+
+  it('GetProfilesByUsernames resolves usernames case-insensitively, without unknown, deleted or impossible ones', async () => {
+    const alice = await h.newUser();
+    const bob = await h.newUser();
+    const gone = await h.newUser();
+    await h.deleteUser(gone.id);
+    const res = await grpc.call(grpc.stub.getProfilesByUsernames, {
+      usernames: [bob.username.toUpperCase(), 'no_such_user_xyz', alice.username, gone.username, 'a', 'x y z', bob.username],
+    });
+    expect(res.profiles.map((p) => p.id)).toEqual([bob.id, alice.id]);
+    expect(res.profiles[0]).toMatchObject({ username: bob.username, is_private: false });
+    expect((await failure(grpc.call(grpc.stub.getProfilesByUsernames, { usernames: Array.from({ length: 501 }, (_, i) => `user_${i}`) }))).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('GetFollowing pages whom a user follows, newest follow first, without deleted followees; NOT_FOUND for a missing user', async () => {
+    const [me, a, b, c, d] = await insertProfiles(h, 5);
+    await insertFollowsAt(h, a!, [{ follower: me!, at: '2026-01-01T00:00:01.000001Z' }]);
+    await insertFollowsAt(h, b!, [{ follower: me!, at: '2026-01-01T00:00:03.000000Z' }]);
+    await insertFollowsAt(h, c!, [{ follower: me!, at: '2026-01-01T00:00:02.000000Z' }]);
+    await insertFollowsAt(h, d!, [{ follower: me!, at: '2026-01-01T00:00:02.000000Z' }]);
+    const tie = [c!, d!].sort();
+    const ids: string[] = [];
+    let cursor = '';
+    let pages = 0;
+    do {
+      const page = await grpc.call(grpc.stub.getFollowing, { user_id: me!, cursor, limit: 1 });
+      ids.push(...page.following.map((f) => f.user_id));
+      if (pages === 0) expect(page.following[0]?.followed_at).toBe('2026-01-01T00:00:03.000000Z');
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== '' && pages < 10);
+    expect(ids).toEqual([b!, ...tie, a!]);
+    await h.db.updateTable('profiles').set({ deleted_at: new Date() }).where('id', '=', b!).execute();
+    expect((await grpc.call(grpc.stub.getFollowing, { user_id: me!, cursor: '', limit: 0 })).following.map((f) => f.user_id)).toEqual([...tie, a!]);
+    expect((await grpc.call(grpc.stub.getFollowing, { user_id: a!, cursor: '', limit: 0 })).following).toEqual([]);
+    expect((await failure(grpc.call(grpc.stub.getFollowing, { user_id: newId(), cursor: '', limit: 0 }))).code).toBe('NOT_FOUND');
+    expect((await failure(grpc.call(grpc.stub.getFollowing, { user_id: me!, cursor: 'bad', limit: 0 }))).code).toBe('VALIDATION_FAILED');
+  });
+
   it('GetRelationship reports every edge between two users from the first one’s side', async () => {
     const [a, b, c, d] = await insertProfiles(h, 4);
     await h.insertFollow(a!, b!);

@@ -3,4 +3,4 @@ export * from './budget.js';
 export * from './migrate.js';
 export * from './event-tables.js';
 export * from './cursor.js';
-export { sql, type Kysely, type Transaction, type ColumnType, type Selectable } from 'kysely';
+export { sql, type Kysely, type Transaction, type ColumnType, type Selectable, type Insertable } from 'kysely';

@@ -3,7 +3,7 @@ import { AppError, decodeCursor, encodeCursor, isUuid, unary, type GrpcServiceRe
 import type { AppContext } from '../../context.js';
 import * as gq from '../../db/queries/graph-reads.js';
 import * as pq from '../../db/queries/profiles.js';
-import { blockedEitherWay, isFollowing } from '../../db/queries/relations.js';
+import { blockedEitherWay, followedAmong, isFollowing } from '../../db/queries/relations.js';
 
 /** Most ids GetProfilesByIds takes in one call. */
 export const MAX_IDS_PER_CALL = 500;
@@ -37,7 +37,7 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
     getFollowers: unary(async (req: userV1.GetFollowersRequest) => {
       const userId = uuid(req.user_id, 'user_id');
       const limit = pageSize(req.limit);
-      const after = req.cursor === '' ? undefined : followerKey(req.cursor);
+      const after = req.cursor === '' ? undefined : followKey(req.cursor);
       // One row more than asked says whether another page follows.
       const rows = await gq.followersPage(ctx.db, userId, limit + 1, after);
       // An empty page is also what a missing or deleted user gets: tell the two apart only then.
@@ -47,6 +47,20 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
       return {
         followers: page.map((r) => ({ user_id: r.follower_id, followed_at: r.followed_at })),
         next_cursor: rows.length > limit && last ? encodeCursor([last.followed_at, last.follower_id]) : '',
+      };
+    }),
+
+    getFollowing: unary(async (req: userV1.GetFollowingRequest) => {
+      const userId = uuid(req.user_id, 'user_id');
+      const limit = pageSize(req.limit);
+      const after = req.cursor === '' ? undefined : followKey(req.cursor);
+      const rows = await gq.followingPage(ctx.db, userId, limit + 1, after && { followedAt: after.followedAt, followeeId: after.followerId });
+      if (rows.length === 0 && !(await pq.findProfile(ctx.db, userId))) throw new AppError('NOT_FOUND', 'user not found');
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        following: page.map((r) => ({ user_id: r.followee_id, followed_at: r.followed_at })),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.followed_at, last.followee_id]) : '',
       };
     }),
 
@@ -64,8 +78,31 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
       const { blocking, blockedBy } = await gq.blocksOf(ctx.db, uuid(req.user_id, 'user_id'));
       return { blocking, blocked_by: blockedBy };
     }),
+
+    filterFollowed: unary(async (req: userV1.FilterFollowedRequest) => {
+      const follower = uuid(req.follower_id, 'follower_id');
+      const candidates = [...new Set(batch(req.candidate_ids, 'candidate_ids').map((id, i) => uuid(id, `candidate_ids[${i}]`)))];
+      const followed = new Set(await followedAmong(ctx.db, follower, candidates));
+      return { followed_ids: candidates.filter((id) => followed.has(id)) };
+    }),
+
+    getProfilesByUsernames: unary(async (req: userV1.GetProfilesByUsernamesRequest) => {
+      const wanted = [...new Set(batch(req.usernames, 'usernames').filter((u) => USERNAME.test(u)).map((u) => u.toLowerCase()))];
+      const rows = new Map((await pq.findByUsernames(ctx.db, wanted)).map((p) => [p.username_lower, p]));
+      return { profiles: wanted.flatMap((u) => (rows.has(u) ? [toProto(rows.get(u)!)] : [])) };
+    }),
   };
   return { definition: userV1.UserServiceService, implementation, allow: { '*': ['*'] } };
+}
+
+const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
+
+/** A repeated field of at most MAX_IDS_PER_CALL entries. */
+function batch<T>(values: T[], field: string): T[] {
+  if (values.length > MAX_IDS_PER_CALL) {
+    throw new AppError('VALIDATION_FAILED', `at most ${MAX_IDS_PER_CALL} ${field} per call, got ${values.length}`, { details: { field, max: MAX_IDS_PER_CALL } });
+  }
+  return values;
 }
 
 function uuid(value: string, field: string): string {
@@ -81,7 +118,8 @@ function pageSize(limit: number): number {
   return limit;
 }
 
-function followerKey(cursor: string): gq.FollowerKey {
+/** A GetFollowers or GetFollowing cursor: (follow time, the other user's id). */
+function followKey(cursor: string): gq.FollowerKey {
   const [followedAt, followerId] = decodeCursor(cursor, ['string', 'string']) as [string, string];
   if (!FOLLOWED_AT.test(followedAt) || Number.isNaN(Date.parse(followedAt)) || !isUuid(followerId)) {
     throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });

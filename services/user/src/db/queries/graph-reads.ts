@@ -40,6 +40,38 @@ export function followersPage(db: Q, userId: string, limit: number, after?: Foll
   return q.orderBy('f.created_at', 'desc').orderBy('f.follower_id', 'asc').limit(limit).execute();
 }
 
+/** A followee as other services see it: whom, and since when (same text form as {@link FollowerRow}). */
+export interface FolloweeRow {
+  followee_id: string;
+  followed_at: string;
+}
+
+/** Where a following page resumes: the (follow time, followee id) of the last row of the previous page. */
+export interface FolloweeKey {
+  followedAt: string;
+  followeeId: string;
+}
+
+/**
+ * One page of whom a live user follows, newest follow first: (created_at DESC, followee_id ASC), a range
+ * scan of follows_follower_idx. Deleted followees are left out. Empty when there are no (more) follows or the
+ * user is not a live profile.
+ */
+export function followingPage(db: Q, userId: string, limit: number, after?: FolloweeKey): Promise<FolloweeRow[]> {
+  let q = db
+    .selectFrom('follows as f')
+    .innerJoin('profiles as p', 'p.id', 'f.followee_id')
+    .select(['f.followee_id', positionText('f.created_at').as('followed_at')])
+    .where('f.follower_id', '=', userId)
+    .where('p.deleted_at', 'is', null)
+    .where((eb) => eb.exists(eb.selectFrom('profiles as o').select(sql`1`.as('one')).where('o.id', '=', userId).where('o.deleted_at', 'is', null)));
+  if (after) {
+    const at = sql`${after.followedAt}::timestamptz`;
+    q = q.where(sql<boolean>`f.created_at <= ${at} AND (f.created_at < ${at} OR f.followee_id > ${after.followeeId}::uuid)`);
+  }
+  return q.orderBy('f.created_at', 'desc').orderBy('f.followee_id', 'asc').limit(limit).execute();
+}
+
 export interface Relationship {
   following: boolean;
   followed_by: boolean;

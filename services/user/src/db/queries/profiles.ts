@@ -19,6 +19,12 @@ export function findByUsername(db: Q, username: string): Promise<ProfileRow | un
   return live(db).where('username_lower', '=', username.toLowerCase()).executeTakeFirst();
 }
 
+/** Live profiles by lower-cased username. */
+export function findByUsernames(db: Q, usernamesLower: readonly string[]): Promise<ProfileRow[]> {
+  if (usernamesLower.length === 0) return Promise.resolve([]);
+  return live(db).where('username_lower', 'in', [...usernamesLower]).execute();
+}
+
 /** Creates the profile of a new account; a second call for the same account does nothing. */
 export async function createProfile(db: Q, p: { id: string; username: string }): Promise<boolean> {
   const res = await db

@@ -17,3 +17,10 @@ export async function isFollowing(db: Q, follower: string, followee: string): Pr
   const row = await db.selectFrom('follows').select('created_at').where('follower_id', '=', follower).where('followee_id', '=', followee).executeTakeFirst();
   return row !== undefined;
 }
+
+/** Which of `candidates` `follower` follows (approved follows). */
+export async function followedAmong(db: Q, follower: string, candidates: readonly string[]): Promise<string[]> {
+  if (candidates.length === 0) return [];
+  const rows = await db.selectFrom('follows').select('followee_id').where('follower_id', '=', follower).where('followee_id', 'in', [...candidates]).execute();
+  return rows.map((r) => r.followee_id);
+}

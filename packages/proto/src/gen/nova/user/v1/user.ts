@@ -81,6 +81,26 @@ export interface GetFollowersResponse {
   next_cursor: string;
 }
 
+export interface GetFollowingRequest {
+  user_id: string;
+  /** next_cursor of the previous page; empty for the first page. */
+  cursor: string;
+  /** 1 to 1000; 0 means 500. */
+  limit: number;
+}
+
+export interface Followee {
+  user_id: string;
+  /** When the follow was created (or the request accepted): RFC 3339 with microseconds, UTC. */
+  followed_at: string;
+}
+
+export interface GetFollowingResponse {
+  following: Followee[];
+  /** Empty on the last page. */
+  next_cursor: string;
+}
+
 export interface IsFollowingRequest {
   follower_id: string;
   followee_id: string;
@@ -131,6 +151,26 @@ export interface ListBlockedResponse {
   blocking: string[];
   /** Users who block user_id. */
   blocked_by: string[];
+}
+
+export interface FilterFollowedRequest {
+  follower_id: string;
+  /** At most 500. */
+  candidate_ids: string[];
+}
+
+export interface FilterFollowedResponse {
+  /** The candidates follower_id follows. */
+  followed_ids: string[];
+}
+
+export interface GetProfilesByUsernamesRequest {
+  /** At most 500. */
+  usernames: string[];
+}
+
+export interface GetProfilesByUsernamesResponse {
+  profiles: Profile[];
 }
 
 function createBaseProfile(): Profile {
@@ -931,6 +971,264 @@ export const GetFollowersResponse: MessageFns<GetFollowersResponse> = {
   },
 };
 
+function createBaseGetFollowingRequest(): GetFollowingRequest {
+  return { user_id: "", cursor: "", limit: 0 };
+}
+
+export const GetFollowingRequest: MessageFns<GetFollowingRequest> = {
+  encode(message: GetFollowingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user_id !== "") {
+      writer.uint32(10).string(message.user_id);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(18).string(message.cursor);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFollowingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFollowingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFollowingRequest {
+    return {
+      user_id: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: GetFollowingRequest): unknown {
+    const obj: any = {};
+    if (message.user_id !== "") {
+      obj.userId = message.user_id;
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+};
+
+function createBaseFollowee(): Followee {
+  return { user_id: "", followed_at: "" };
+}
+
+export const Followee: MessageFns<Followee> = {
+  encode(message: Followee, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user_id !== "") {
+      writer.uint32(10).string(message.user_id);
+    }
+    if (message.followed_at !== "") {
+      writer.uint32(18).string(message.followed_at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Followee {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFollowee();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.followed_at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Followee {
+    return {
+      user_id: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      followed_at: isSet(object.followedAt)
+        ? globalThis.String(object.followedAt)
+        : isSet(object.followed_at)
+        ? globalThis.String(object.followed_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Followee): unknown {
+    const obj: any = {};
+    if (message.user_id !== "") {
+      obj.userId = message.user_id;
+    }
+    if (message.followed_at !== "") {
+      obj.followedAt = message.followed_at;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetFollowingResponse(): GetFollowingResponse {
+  return { following: [], next_cursor: "" };
+}
+
+export const GetFollowingResponse: MessageFns<GetFollowingResponse> = {
+  encode(message: GetFollowingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.following) {
+      Followee.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.next_cursor !== "") {
+      writer.uint32(18).string(message.next_cursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFollowingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFollowingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.following.push(Followee.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next_cursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFollowingResponse {
+    return {
+      following: globalThis.Array.isArray(object?.following)
+        ? object.following.map((e: any) => Followee.fromJSON(e))
+        : [],
+      next_cursor: isSet(object.nextCursor)
+        ? globalThis.String(object.nextCursor)
+        : isSet(object.next_cursor)
+        ? globalThis.String(object.next_cursor)
+        : "",
+    };
+  },
+
+  toJSON(message: GetFollowingResponse): unknown {
+    const obj: any = {};
+    if (message.following?.length) {
+      obj.following = message.following.map((e) => Followee.toJSON(e));
+    }
+    if (message.next_cursor !== "") {
+      obj.nextCursor = message.next_cursor;
+    }
+    return obj;
+  },
+};
+
 function createBaseIsFollowingRequest(): IsFollowingRequest {
   return { follower_id: "", followee_id: "" };
 }
@@ -1593,6 +1891,275 @@ export const ListBlockedResponse: MessageFns<ListBlockedResponse> = {
   },
 };
 
+function createBaseFilterFollowedRequest(): FilterFollowedRequest {
+  return { follower_id: "", candidate_ids: [] };
+}
+
+export const FilterFollowedRequest: MessageFns<FilterFollowedRequest> = {
+  encode(message: FilterFollowedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.follower_id !== "") {
+      writer.uint32(10).string(message.follower_id);
+    }
+    for (const v of message.candidate_ids) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FilterFollowedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFilterFollowedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.follower_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.candidate_ids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FilterFollowedRequest {
+    return {
+      follower_id: isSet(object.followerId)
+        ? globalThis.String(object.followerId)
+        : isSet(object.follower_id)
+        ? globalThis.String(object.follower_id)
+        : "",
+      candidate_ids: globalThis.Array.isArray(object?.candidateIds)
+        ? object.candidateIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.candidate_ids)
+        ? object.candidate_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FilterFollowedRequest): unknown {
+    const obj: any = {};
+    if (message.follower_id !== "") {
+      obj.followerId = message.follower_id;
+    }
+    if (message.candidate_ids?.length) {
+      obj.candidateIds = message.candidate_ids;
+    }
+    return obj;
+  },
+};
+
+function createBaseFilterFollowedResponse(): FilterFollowedResponse {
+  return { followed_ids: [] };
+}
+
+export const FilterFollowedResponse: MessageFns<FilterFollowedResponse> = {
+  encode(message: FilterFollowedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.followed_ids) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FilterFollowedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFilterFollowedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.followed_ids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FilterFollowedResponse {
+    return {
+      followed_ids: globalThis.Array.isArray(object?.followedIds)
+        ? object.followedIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.followed_ids)
+        ? object.followed_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FilterFollowedResponse): unknown {
+    const obj: any = {};
+    if (message.followed_ids?.length) {
+      obj.followedIds = message.followed_ids;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetProfilesByUsernamesRequest(): GetProfilesByUsernamesRequest {
+  return { usernames: [] };
+}
+
+export const GetProfilesByUsernamesRequest: MessageFns<GetProfilesByUsernamesRequest> = {
+  encode(message: GetProfilesByUsernamesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.usernames) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProfilesByUsernamesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProfilesByUsernamesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.usernames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProfilesByUsernamesRequest {
+    return {
+      usernames: globalThis.Array.isArray(object?.usernames)
+        ? object.usernames.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetProfilesByUsernamesRequest): unknown {
+    const obj: any = {};
+    if (message.usernames?.length) {
+      obj.usernames = message.usernames;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetProfilesByUsernamesResponse(): GetProfilesByUsernamesResponse {
+  return { profiles: [] };
+}
+
+export const GetProfilesByUsernamesResponse: MessageFns<GetProfilesByUsernamesResponse> = {
+  encode(message: GetProfilesByUsernamesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.profiles) {
+      Profile.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProfilesByUsernamesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProfilesByUsernamesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.profiles.push(Profile.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProfilesByUsernamesResponse {
+    return {
+      profiles: globalThis.Array.isArray(object?.profiles) ? object.profiles.map((e: any) => Profile.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetProfilesByUsernamesResponse): unknown {
+    const obj: any = {};
+    if (message.profiles?.length) {
+      obj.profiles = message.profiles.map((e) => Profile.toJSON(e));
+    }
+    return obj;
+  },
+};
+
 /**
  * Profiles and the follow/block graph, for other services (any verified service may call it). Every id is
  * a UUID (an invalid one is INVALID_ARGUMENT with the error code VALIDATION_FAILED). Deleted users do not
@@ -1641,6 +2208,21 @@ export const UserServiceService = {
       Buffer.from(GetFollowersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetFollowersResponse => GetFollowersResponse.decode(value),
   },
+  /**
+   * Whom a user follows (approved follows), for story and home feeds: ids only, newest follow first,
+   * keyset-paged (follow time, then followee id). Deleted followees are left out. NOT_FOUND when the user
+   * does not exist or was deleted.
+   */
+  getFollowing: {
+    path: "/nova.user.v1.UserService/GetFollowing" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetFollowingRequest): Buffer => Buffer.from(GetFollowingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetFollowingRequest => GetFollowingRequest.decode(value),
+    responseSerialize: (value: GetFollowingResponse): Buffer =>
+      Buffer.from(GetFollowingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetFollowingResponse => GetFollowingResponse.decode(value),
+  },
   /** Whether follower_id follows followee_id (an approved follow, not a pending request). */
   isFollowing: {
     path: "/nova.user.v1.UserService/IsFollowing" as const,
@@ -1683,6 +2265,37 @@ export const UserServiceService = {
     responseSerialize: (value: ListBlockedResponse): Buffer => Buffer.from(ListBlockedResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListBlockedResponse => ListBlockedResponse.decode(value),
   },
+  /**
+   * Which of up to 500 candidates follower_id follows (approved follows only), to filter followers-only
+   * material of many authors at once. The answer keeps the candidates' order, duplicates once.
+   */
+  filterFollowed: {
+    path: "/nova.user.v1.UserService/FilterFollowed" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FilterFollowedRequest): Buffer =>
+      Buffer.from(FilterFollowedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FilterFollowedRequest => FilterFollowedRequest.decode(value),
+    responseSerialize: (value: FilterFollowedResponse): Buffer =>
+      Buffer.from(FilterFollowedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FilterFollowedResponse => FilterFollowedResponse.decode(value),
+  },
+  /**
+   * Live profiles by username (case-insensitive), up to 500 at once, to resolve @mentions; unknown and
+   * deleted usernames are absent. Usernames that cannot exist (not 3-32 of [A-Za-z0-9_]) are ignored.
+   */
+  getProfilesByUsernames: {
+    path: "/nova.user.v1.UserService/GetProfilesByUsernames" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProfilesByUsernamesRequest): Buffer =>
+      Buffer.from(GetProfilesByUsernamesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProfilesByUsernamesRequest => GetProfilesByUsernamesRequest.decode(value),
+    responseSerialize: (value: GetProfilesByUsernamesResponse): Buffer =>
+      Buffer.from(GetProfilesByUsernamesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProfilesByUsernamesResponse =>
+      GetProfilesByUsernamesResponse.decode(value),
+  },
 } as const;
 
 export interface UserServiceServer extends UntypedServiceImplementation {
@@ -1698,6 +2311,12 @@ export interface UserServiceServer extends UntypedServiceImplementation {
    * id). Deleted followers are left out. NOT_FOUND when the user does not exist or was deleted.
    */
   getFollowers: handleUnaryCall<GetFollowersRequest, GetFollowersResponse>;
+  /**
+   * Whom a user follows (approved follows), for story and home feeds: ids only, newest follow first,
+   * keyset-paged (follow time, then followee id). Deleted followees are left out. NOT_FOUND when the user
+   * does not exist or was deleted.
+   */
+  getFollowing: handleUnaryCall<GetFollowingRequest, GetFollowingResponse>;
   /** Whether follower_id follows followee_id (an approved follow, not a pending request). */
   isFollowing: handleUnaryCall<IsFollowingRequest, IsFollowingResponse>;
   /** Everything between a and b, seen from a. Unknown or deleted users have no relationships (all false). */
@@ -1706,6 +2325,16 @@ export interface UserServiceServer extends UntypedServiceImplementation {
   isBlocked: handleUnaryCall<IsBlockedRequest, IsBlockedResponse>;
   /** Everyone a user blocks and everyone who blocks the user, to filter feeds, search and conversations. */
   listBlocked: handleUnaryCall<ListBlockedRequest, ListBlockedResponse>;
+  /**
+   * Which of up to 500 candidates follower_id follows (approved follows only), to filter followers-only
+   * material of many authors at once. The answer keeps the candidates' order, duplicates once.
+   */
+  filterFollowed: handleUnaryCall<FilterFollowedRequest, FilterFollowedResponse>;
+  /**
+   * Live profiles by username (case-insensitive), up to 500 at once, to resolve @mentions; unknown and
+   * deleted usernames are absent. Usernames that cannot exist (not 3-32 of [A-Za-z0-9_]) are ignored.
+   */
+  getProfilesByUsernames: handleUnaryCall<GetProfilesByUsernamesRequest, GetProfilesByUsernamesResponse>;
 }
 
 export interface UserServiceClient extends Client {
@@ -1763,6 +2392,26 @@ export interface UserServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetFollowersResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Whom a user follows (approved follows), for story and home feeds: ids only, newest follow first,
+   * keyset-paged (follow time, then followee id). Deleted followees are left out. NOT_FOUND when the user
+   * does not exist or was deleted.
+   */
+  getFollowing(
+    request: GetFollowingRequest,
+    callback: (error: ServiceError | null, response: GetFollowingResponse) => void,
+  ): ClientUnaryCall;
+  getFollowing(
+    request: GetFollowingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetFollowingResponse) => void,
+  ): ClientUnaryCall;
+  getFollowing(
+    request: GetFollowingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetFollowingResponse) => void,
+  ): ClientUnaryCall;
   /** Whether follower_id follows followee_id (an approved follow, not a pending request). */
   isFollowing(
     request: IsFollowingRequest,
@@ -1826,6 +2475,44 @@ export interface UserServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListBlockedResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Which of up to 500 candidates follower_id follows (approved follows only), to filter followers-only
+   * material of many authors at once. The answer keeps the candidates' order, duplicates once.
+   */
+  filterFollowed(
+    request: FilterFollowedRequest,
+    callback: (error: ServiceError | null, response: FilterFollowedResponse) => void,
+  ): ClientUnaryCall;
+  filterFollowed(
+    request: FilterFollowedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FilterFollowedResponse) => void,
+  ): ClientUnaryCall;
+  filterFollowed(
+    request: FilterFollowedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FilterFollowedResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Live profiles by username (case-insensitive), up to 500 at once, to resolve @mentions; unknown and
+   * deleted usernames are absent. Usernames that cannot exist (not 3-32 of [A-Za-z0-9_]) are ignored.
+   */
+  getProfilesByUsernames(
+    request: GetProfilesByUsernamesRequest,
+    callback: (error: ServiceError | null, response: GetProfilesByUsernamesResponse) => void,
+  ): ClientUnaryCall;
+  getProfilesByUsernames(
+    request: GetProfilesByUsernamesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProfilesByUsernamesResponse) => void,
+  ): ClientUnaryCall;
+  getProfilesByUsernames(
+    request: GetProfilesByUsernamesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProfilesByUsernamesResponse) => void,
   ): ClientUnaryCall;
 }
 
