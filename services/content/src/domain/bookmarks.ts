@@ -1,7 +1,8 @@
+import { decodePosition, encodePosition } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as rq from '../db/queries/reactions.js';
 import { hydrate, type PostView } from './posts.js';
-import { callerId, decodePosition, encodePosition, mustBeLive, normaliseId, pageSize, postCounters, seePost, setReaction, type PageRequest, type RequestMeta } from './reactions.js';
+import { callerId, mustBeLive, normaliseId, pageSize, postCounters, seePost, setReaction, type PageRequest, type RequestMeta } from './reactions.js';
 import { visiblePosts, type Viewer } from './visibility.js';
 
 /**

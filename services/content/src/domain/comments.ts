@@ -1,8 +1,8 @@
-import { AppError, newId, roleAtLeast, type Role, type Tx } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, newId, roleAtLeast, type Role, type Tx } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/comments.js';
 import type { ContentDb } from '../db/schema.js';
-import { callerId, decodePosition, encodePosition, lockPost, mustBeLive, normaliseId, pageSize, seePost, type PageRequest, type RequestMeta } from './reactions.js';
+import { callerId, lockPost, mustBeLive, normaliseId, pageSize, seePost, type PageRequest, type RequestMeta } from './reactions.js';
 import type { Viewer } from './visibility.js';
 
 type Db = Tx<ContentDb>;

@@ -1,6 +1,7 @@
+import { decodePosition, encodePosition } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as rq from '../db/queries/reactions.js';
-import { callerId, decodePosition, encodePosition, mustBeLive, normaliseId, pageSize, postCounters, seePost, setReaction, type PageRequest, type RequestMeta } from './reactions.js';
+import { callerId, mustBeLive, normaliseId, pageSize, postCounters, seePost, setReaction, type PageRequest, type RequestMeta } from './reactions.js';
 import type { Viewer } from './visibility.js';
 
 /**

@@ -1,4 +1,4 @@
-import { AppError, decodeCursor, encodeCursor, isUuid, type Tx } from '@nova/platform';
+import { AppError, pageLimit, type Tx } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as rq from '../db/queries/reactions.js';
 import type { ContentDb, PostVisibility } from '../db/schema.js';
@@ -16,28 +16,15 @@ export const normaliseId = (id: string): string => id.toLowerCase();
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
-const POSITION_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 export interface PageRequest {
   limit?: number | undefined;
   cursor?: string | undefined;
 }
 
-export function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new AppError('VALIDATION_FAILED', `limit must be between 1 and ${MAX_PAGE_SIZE}`, { details: { field: 'limit' } });
-  return limit;
-}
+export const pageSize = (limit: number | undefined): number => pageLimit(limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
 
-/** The keyset position a cursor carries; anything edited or foreign is a 400, never a database error. */
-export function decodePosition(cursor: string | undefined): rq.ListPosition | undefined {
-  if (cursor === undefined) return undefined;
-  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!POSITION_AT.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  return { at, id: normaliseId(id) };
-}
 
-export const encodePosition = (at: string, id: string): string => encodeCursor([at, id]);
 
 /** The live post row, locked FOR NO KEY UPDATE: every change of its counters takes this lock first. */
 export function lockPost(tx: Db, postId: string) {

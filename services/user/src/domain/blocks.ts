@@ -1,8 +1,8 @@
-import { AppError, type Tx } from '@nova/platform';
+import { AppError, decodePosition, type Tx } from '@nova/platform';
 import type { UsersDb } from '../db/schema.js';
 import type { AppContext } from '../context.js';
 import * as bq from '../db/queries/blocks.js';
-import { asCaller, decodePosition, graphTransaction, lockPair, normaliseId, pageSize, removeFollowInTx, requireCaller, toPage, type PageRequest, type RequestMeta } from './follows.js';
+import { asCaller, graphTransaction, lockPair, normaliseId, pageSize, removeFollowInTx, requireCaller, toPage, type PageRequest, type RequestMeta } from './follows.js';
 
 /**
  * Blocks a user: follows in both directions end (counters corrected, a FollowDeleted each), pending

@@ -1,4 +1,4 @@
-import { AppError, decodeCursor, encodeCursor, isUuid, type Tx } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, pageLimit, type Tx } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as fq from '../db/queries/follows.js';
 import { bumpCounter, lockProfiles, type ProfileRow } from '../db/queries/profiles.js';
@@ -187,7 +187,6 @@ export async function rejectFollowRequest(ctx: AppContext, callerId: string, req
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
-const POSITION_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 export interface PageRequest {
   limit?: number | undefined;
@@ -199,19 +198,8 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new AppError('VALIDATION_FAILED', `limit must be between 1 and ${MAX_PAGE_SIZE}`, { details: { field: 'limit' } });
-  return limit;
-}
+export const pageSize = (limit: number | undefined): number => pageLimit(limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
 
-/** The keyset position a cursor carries; anything edited or foreign is a 400, never a database error. */
-export function decodePosition(cursor: string | undefined): fq.ListPosition | undefined {
-  if (cursor === undefined) return undefined;
-  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!POSITION_AT.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  return { at, id: normaliseId(id) };
-}
 
 /** Turns `limit + 1` fetched rows into a page: the extra row only says that another page follows. */
 export function toPage<K extends string>(rows: fq.ListedProfile[], limit: number, sinceKey: K): Page<ProfileView & Record<K, string>> {
@@ -219,7 +207,7 @@ export function toPage<K extends string>(rows: fq.ListedProfile[], limit: number
   const last = page.at(-1);
   return {
     users: page.map((r) => ({ ...toProfile(r), [sinceKey]: r.since.toISOString() }) as ProfileView & Record<K, string>),
-    next_cursor: rows.length > limit && last ? encodeCursor([last.position_at, last.id]) : null,
+    next_cursor: rows.length > limit && last ? encodePosition(last.position_at, last.id) : null,
   };
 }
 
