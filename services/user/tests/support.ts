@@ -148,6 +148,8 @@ export interface UserHarness {
   deleteUser(userId: string): Promise<void>;
   /** Publishes an event as the auth service would; returns the envelope. */
   publishAuthEvent(e: AuthEventInfo): Promise<EventEnvelope>;
+  /** The same for another service's events (e.g. content's PostCreated). */
+  publishEvent(source: string, e: AuthEventInfo): Promise<EventEnvelope>;
   /** Inserts a follow straight into the database with exact counters (setup that needs no API calls). */
   insertFollow(followerId: string, followeeId: string, at?: Date): Promise<void>;
   /** Inserts a block straight into the database (setup only: none of the block's side effects happen). */
@@ -223,20 +225,21 @@ export async function startUserService(overrides: Record<string, string> = {}): 
     return { status: res.status, body: body as T, headers: res.headers };
   };
 
-  const publishAuthEvent = async (e: AuthEventInfo): Promise<EventEnvelope> => {
+  const publishEvent = async (source: string, e: AuthEventInfo): Promise<EventEnvelope> => {
     const envelope: EventEnvelope = {
       id: newId(),
       type: e.type,
       version: 1,
-      source: 'auth',
+      source,
       subject: `${e.aggregate}/${e.entityId}`,
       occurred_at: new Date().toISOString(),
       correlation_id: null,
       data: e.data,
     };
-    await nats.js.publish(eventSubject(env.natsPrefix, 'auth', e.aggregate, e.action), JSON.stringify(envelope), { msgID: envelope.id });
+    await nats.js.publish(eventSubject(env.natsPrefix, source, e.aggregate, e.action), JSON.stringify(envelope), { msgID: envelope.id });
     return envelope;
   };
+  const publishAuthEvent = (e: AuthEventInfo) => publishEvent('auth', e);
 
   const tokenFor = (userId: string, claims: Record<string, unknown> = {}) => issuer.sign({ sub: userId, ...claims });
 
@@ -297,6 +300,7 @@ export async function startUserService(overrides: Record<string, string> = {}): 
     tokenFor,
     deleteUser,
     publishAuthEvent,
+    publishEvent,
     insertFollow,
     insertBlock,
     insertFollowRequest,
