@@ -1,6 +1,6 @@
 import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
-import { AppError, newId, sql, TOKEN_ALGORITHM } from '@nova/platform';
+import { AppError, newId, sql, StartupError, TOKEN_ALGORITHM } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as q from '../db/queries/signing-keys.js';
 
@@ -23,15 +23,44 @@ export class SigningKeys {
   private readonly privateKeys = new Map<string, KeyObject>();
   private readonly publicKeys = new Map<string, KeyObject>();
 
-  constructor(private readonly ctx: Pick<AppContext, 'db' | 'box' | 'config' | 'logger'>) {}
+  constructor(private readonly ctx: Pick<AppContext, 'db' | 'box' | 'config' | 'logger' | 'platform'>) {}
 
-  /** Creates the first key when there is none (replicas racing here create one: an advisory lock). */
+  /**
+   * Creates the first key when there is none (replicas racing here create one: an advisory lock), and checks
+   * that the encryption key opens the active one. It does not when the database was sealed under another
+   * AUTH_ENCRYPTION_KEY: production refuses to start and says so; development (a fresh clone against an
+   * older local database) creates a new signing key and warns — tokens signed before stay verifiable, since
+   * public keys are not sealed.
+   */
   async ensureKey(): Promise<void> {
     await this.ctx.db.transaction().execute(async (tx) => {
       await sql`SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))`.execute(tx);
-      if ((await q.liveKeys(tx)).length === 0) await this.insertKey(tx, new Date());
+      const live = await q.liveKeys(tx);
+      if (live.length === 0) {
+        await this.insertKey(tx, new Date());
+        return;
+      }
+      const { active } = this.classify(live);
+      if (!active || this.opens(active)) return;
+      const env = this.ctx.platform.APP_ENV;
+      if (env !== 'development' && env !== 'test') {
+        throw new StartupError(
+          `AUTH_ENCRYPTION_KEY does not open the active signing key (${active.kid}): it was sealed with another key. Set AUTH_ENCRYPTION_KEY to that key (or pass it as AUTH_ENCRYPTION_KEY_PREVIOUS during a rotation).`,
+        );
+      }
+      this.ctx.logger.warn({ kid: active.kid }, 'the active signing key was sealed with another AUTH_ENCRYPTION_KEY (a new .nova/ against an older database?): creating a new signing key');
+      await this.insertKey(tx, new Date());
     });
     this.cache = undefined;
+  }
+
+  private opens(row: q.KeyRow): boolean {
+    try {
+      this.privateKey(row);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Adds a new key that starts signing at `activatesAt` (now by default). Returns its kid. */
