@@ -1,7 +1,7 @@
-import { AppError, encodeCursor } from '@nova/platform';
+import { AppError, decodePosition, encodePosition } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as sq from '../db/queries/stories.js';
-import { normaliseId, positionCursor, type Page } from './stories.js';
+import { normaliseId, type Page } from './stories.js';
 
 /**
  * Adds someone to the caller's close-friends list (who sees `close_friends` stories). Idempotent. The person
@@ -25,11 +25,11 @@ export async function removeCloseFriend(ctx: AppContext, callerId: string, frien
 export async function listCloseFriends(ctx: AppContext, callerId: string, req: { limit?: number; cursor?: string }): Promise<Page<{ user_id: string; added_at: string }>> {
   const me = normaliseId(callerId, 'caller_id');
   const limit = req.limit ?? 20;
-  const rows = await sq.closeFriendsPage(ctx.db, me, limit + 1, positionCursor(req.cursor));
+  const rows = await sq.closeFriendsPage(ctx.db, me, limit + 1, decodePosition(req.cursor));
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     items: page.map((r) => ({ user_id: r.friend_id, added_at: r.created_at.toISOString() })),
-    next_cursor: rows.length > limit && last ? encodeCursor([last.position_at, last.friend_id]) : null,
+    next_cursor: rows.length > limit && last ? encodePosition(last.position_at, last.friend_id) : null,
   };
 }

@@ -1,4 +1,4 @@
-import { AppError, decodeCursor, encodeCursor, isUuid, newId, roleAtLeast, type AuthIdentity } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, newId, roleAtLeast, type AuthIdentity } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as pq from '../db/queries/posts.js';
 import type { PostVisibility } from '../db/schema.js';
@@ -247,15 +247,6 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-const POSITION = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-
-function decodeKey(cursor: string | undefined): pq.PostKey | undefined {
-  if (cursor === undefined) return undefined;
-  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!POSITION.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  return { at, id: id.toLowerCase() };
-}
-
 /** Most rounds a visibility-filtered page reads before answering with what it has (and a cursor). */
 const MAX_ROUNDS = 5;
 
@@ -271,7 +262,7 @@ async function visiblePage(
   cursor: string | undefined,
   read: (limit: number, key: pq.PostKey | undefined) => Promise<pq.ListedPost[]>,
 ): Promise<Page<PostView>> {
-  let key = decodeKey(cursor);
+  let key = decodePosition(cursor);
   const out: pq.PostRow[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const want = limit - out.length;
@@ -284,7 +275,7 @@ async function visiblePage(
     if (rows.length <= want) return { items: await hydrate(ctx, viewer, out), next_cursor: null };
     if (out.length >= limit) break;
   }
-  return { items: await hydrate(ctx, viewer, out), next_cursor: key ? encodeCursor([key.at, key.id]) : null };
+  return { items: await hydrate(ctx, viewer, out), next_cursor: key ? encodePosition(key.at, key.id) : null };
 }
 
 /** A user's posts the viewer may see, newest first. */

@@ -1,5 +1,5 @@
 import { userV1 } from '@nova/proto';
-import { AppError, decodeCursor, encodeCursor, isUuid, newId } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, isUuid, newId } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import type { StoryAudience } from '../db/schema.js';
 import * as sq from '../db/queries/stories.js';
@@ -10,8 +10,6 @@ export const MAX_CAPTION = 500;
 export const MAX_FEED_STORIES = 2_000;
 /** Page size of GetFollowing calls while building the feed. */
 const FOLLOWING_PAGE = 1_000;
-
-const POSITION = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 export interface RequestMeta {
   correlationId?: string | null;
@@ -141,12 +139,12 @@ export async function listViewers(ctx: AppContext, callerId: string, storyId: st
     throw new AppError('NOT_FOUND', 'story not found');
   }
   const limit = req.limit ?? 20;
-  const rows = await sq.viewersPage(ctx.db, story.id, limit + 1, positionCursor(req.cursor));
+  const rows = await sq.viewersPage(ctx.db, story.id, limit + 1, decodePosition(req.cursor));
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     items: page.map((r) => ({ user_id: r.viewer_id, viewed_at: r.viewed_at.toISOString() })),
-    next_cursor: rows.length > limit && last ? encodeCursor([last.position_at, last.viewer_id]) : null,
+    next_cursor: rows.length > limit && last ? encodePosition(last.position_at, last.viewer_id) : null,
   };
 }
 
@@ -215,10 +213,3 @@ export async function storyFeed(ctx: AppContext, viewerId: string): Promise<Feed
   return mine ? [mine, ...others] : others;
 }
 
-/** A (microsecond time, uuid) keyset cursor; undefined for none. */
-export function positionCursor(cursor: string | undefined): { at: string; id: string } | undefined {
-  if (cursor === undefined) return undefined;
-  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!POSITION.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  return { at, id: id.toLowerCase() };
-}

@@ -1,5 +1,5 @@
 import { contentV1 } from '@nova/proto';
-import { AppError, decodeCursor, encodeCursor, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
 import type { AppContext } from '../../context.js';
 import * as pq from '../../db/queries/posts.js';
 import { canSeePost } from '../../domain/visibility.js';
@@ -10,7 +10,6 @@ export const MAX_IDS_PER_CALL = 500;
 export const MAX_AUTHOR_PAGE = 100;
 export const DEFAULT_AUTHOR_PAGE = 20;
 
-const POSITION = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 /**
  * nova.content.v1.ContentService: posts for the other services (any verified service). GetPost, GetPostsByIds
@@ -37,13 +36,13 @@ export function contentGrpc(ctx: AppContext): GrpcServiceRegistration {
     getPostsByAuthor: unary(async (req: contentV1.GetPostsByAuthorRequest) => {
       const authorId = uuid(req.author_id, 'author_id');
       const limit = pageSize(req.limit);
-      const key = req.cursor === '' ? undefined : postKey(req.cursor);
+      const key = decodePosition(req.cursor === '' ? undefined : req.cursor);
       const rows = await pq.authorPostsPage(ctx.db, authorId, limit + 1, key);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
         posts: page.map(toProto),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.position_at, last.id]) : '',
+        next_cursor: rows.length > limit && last ? encodePosition(last.position_at, last.id) : '',
       };
     }),
 
@@ -69,11 +68,6 @@ function pageSize(limit: number): number {
   return limit;
 }
 
-function postKey(cursor: string): pq.PostKey {
-  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!POSITION.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  return { at, id: id.toLowerCase() };
-}
 
 function toProto(p: pq.PostRow): contentV1.Post {
   return {

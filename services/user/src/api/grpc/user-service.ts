@@ -1,5 +1,5 @@
 import { userV1 } from '@nova/proto';
-import { AppError, decodeCursor, encodeCursor, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
+import { AppError, decodePosition, encodePosition, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
 import type { AppContext } from '../../context.js';
 import * as gq from '../../db/queries/graph-reads.js';
 import * as pq from '../../db/queries/profiles.js';
@@ -10,8 +10,6 @@ export const MAX_IDS_PER_CALL = 500;
 /** Largest GetFollowers page, and the page size when the caller asks for none. */
 export const MAX_FOLLOWERS_PAGE = 1000;
 export const DEFAULT_FOLLOWERS_PAGE = 500;
-
-const FOLLOWED_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 /**
  * nova.user.v1.UserService: profiles and the follow/block graph for the other services (any verified
@@ -46,7 +44,7 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
       const last = page.at(-1);
       return {
         followers: page.map((r) => ({ user_id: r.follower_id, followed_at: r.followed_at })),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.followed_at, last.follower_id]) : '',
+        next_cursor: rows.length > limit && last ? encodePosition(last.followed_at, last.follower_id) : '',
       };
     }),
 
@@ -60,7 +58,7 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
       const last = page.at(-1);
       return {
         following: page.map((r) => ({ user_id: r.followee_id, followed_at: r.followed_at })),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.followed_at, last.followee_id]) : '',
+        next_cursor: rows.length > limit && last ? encodePosition(last.followed_at, last.followee_id) : '',
       };
     }),
 
@@ -120,11 +118,8 @@ function pageSize(limit: number): number {
 
 /** A GetFollowers or GetFollowing cursor: (follow time, the other user's id). */
 function followKey(cursor: string): gq.FollowerKey {
-  const [followedAt, followerId] = decodeCursor(cursor, ['string', 'string']) as [string, string];
-  if (!FOLLOWED_AT.test(followedAt) || Number.isNaN(Date.parse(followedAt)) || !isUuid(followerId)) {
-    throw new AppError('VALIDATION_FAILED', 'invalid cursor', { details: { field: 'cursor' } });
-  }
-  return { followedAt, followerId: followerId.toLowerCase() };
+  const { at, id } = decodePosition(cursor)!;
+  return { followedAt: at, followerId: id };
 }
 
 function toProto(p: pq.ProfileRow): userV1.Profile {
