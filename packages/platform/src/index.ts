@@ -12,3 +12,4 @@ export * from './rate-limit/index.js';
 export * from './events/index.js';
 export * from './runtime/index.js';
 export * from './auth/index.js';
+export * from './crypto/index.js';

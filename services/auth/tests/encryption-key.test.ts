@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetrics, createServicePool, runServices, StartupError } from '@nova/platform';
+import { createLogger, createMetrics, createServicePool, runServices, SecretBox, StartupError } from '@nova/platform';
 import { createTestEnv, type TestEnv } from '@nova/testing';
 import { authService } from '../src/index.js';
-import { SecretBox } from '../src/crypto/secret-box.js';
 import { SigningKeys } from '../src/domain/signing-keys.js';
 
 /** A database whose signing keys were sealed under another AUTH_ENCRYPTION_KEY. */

@@ -1,11 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { importSPKI } from 'jose';
 import { Redis } from 'ioredis';
-import { createLogger, createMetrics, createServicePool, runServices, type HttpApp, type RunningPlatform, type ServiceModule } from '@nova/platform';
+import { createLogger, createMetrics, createServicePool, runServices, SecretBox, type HttpApp, type RunningPlatform, type ServiceModule } from '@nova/platform';
 import { createTestEnv, TEST_REDIS_URL, type TestEnv } from '@nova/testing';
 import { oauthRoutes } from '../../src/api/http/oauth/index.js';
 import { createContext } from '../../src/context.js';
-import { SecretBox, tokenHash } from '../../src/crypto/secret-box.js';
+import { tokenHash } from '../../src/crypto/secret-box.js';
 import type { AuthDb } from '../../src/db/schema.js';
 import { authService } from '../../src/index.js';
 import { freshIp, MailCatcher, type ApiResponse, type AuthHarness, type CallOptions } from '../support.js';
