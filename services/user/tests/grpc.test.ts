@@ -344,6 +344,24 @@ describe('nova.user.v1.UserService (plaintext, APP_ENV=test)', () => {
     expect((await grpc.call(grpc.stub.getProfile, { id: alice.id })).profile).toMatchObject({ follower_count: 0, following_count: 0 });
   });
 
+  it('GetMessagingSettings gives who may message each user and their receipt and activity switches; defaults for untouched users; deleted and unknown users absent', async () => {
+    const alice = await h.newUser();
+    const bob = await h.newUser();
+    const gone = await h.newUser();
+    const patch = await h.api('PATCH', '/api/v1/users/me/settings', { token: alice.token, body: { who_can_message: 'followers', privacy: { read_receipts: false } } });
+    expect(patch.status).toBe(200);
+    expect((await h.api('PATCH', '/api/v1/users/me/settings', { token: gone.token, body: { who_can_message: 'nobody' } })).status).toBe(200);
+    await h.deleteUser(gone.id);
+
+    const res = await grpc.call(grpc.stub.getMessagingSettings, { user_ids: [bob.id, alice.id.toUpperCase(), gone.id, newId(), bob.id] });
+    expect(res.settings).toEqual([
+      { user_id: bob.id, who_can_message: 'everyone', read_receipts: true, show_activity_status: true },
+      { user_id: alice.id, who_can_message: 'followers', read_receipts: false, show_activity_status: true },
+    ]);
+    expect((await failure(grpc.call(grpc.stub.getMessagingSettings, { user_ids: [alice.id, 'x'] }))).code).toBe('VALIDATION_FAILED');
+    expect((await failure(grpc.call(grpc.stub.getMessagingSettings, { user_ids: Array.from({ length: 501 }, () => newId()) }))).code).toBe('VALIDATION_FAILED');
+  });
+
   it('refuses ids that are not UUIDs with INVALID_ARGUMENT (VALIDATION_FAILED), in every method', async () => {
     const ok = newId();
     const calls: [string, () => Promise<unknown>][] = [

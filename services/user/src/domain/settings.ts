@@ -76,6 +76,12 @@ function toView(row: sq.SettingsRow | undefined): SettingsView {
   };
 }
 
+/** The effective settings of many users at once (defaults for those without a stored row); no profile check. */
+export async function settingsOf(ctx: AppContext, userIds: readonly string[]): Promise<Map<string, SettingsView>> {
+  const rows = new Map((await sq.findSettingsOf(ctx.db, userIds)).map((r) => [r.user_id, r]));
+  return new Map(userIds.map((id) => [id, toView(rows.get(id))]));
+}
+
 export async function getSettings(ctx: AppContext, userId: string): Promise<SettingsView> {
   await ensureOwnProfile(ctx, userId);
   return toView(await sq.findSettings(ctx.db, userId));

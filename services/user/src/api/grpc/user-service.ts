@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import * as gq from '../../db/queries/graph-reads.js';
 import * as pq from '../../db/queries/profiles.js';
 import { blockedEitherWay, followedAmong, isFollowing } from '../../db/queries/relations.js';
+import { settingsOf } from '../../domain/settings.js';
 
 /** Most ids GetProfilesByIds takes in one call. */
 export const MAX_IDS_PER_CALL = 500;
@@ -88,6 +89,19 @@ export function userGrpc(ctx: AppContext): GrpcServiceRegistration {
       const wanted = [...new Set(batch(req.usernames, 'usernames').filter((u) => USERNAME.test(u)).map((u) => u.toLowerCase()))];
       const rows = new Map((await pq.findByUsernames(ctx.db, wanted)).map((p) => [p.username_lower, p]));
       return { profiles: wanted.flatMap((u) => (rows.has(u) ? [toProto(rows.get(u)!)] : [])) };
+    }),
+
+    getMessagingSettings: unary(async (req: userV1.GetMessagingSettingsRequest) => {
+      const ids = [...new Set(batch(req.user_ids, 'user_ids').map((id, i) => uuid(id, `user_ids[${i}]`)))];
+      const live = new Set((await pq.findProfiles(ctx.db, ids)).map((p) => p.id));
+      const known = ids.filter((id) => live.has(id));
+      const settings = await settingsOf(ctx, known);
+      return {
+        settings: known.map((id) => {
+          const s = settings.get(id)!;
+          return { user_id: id, who_can_message: s.who_can_message, read_receipts: s.privacy.read_receipts, show_activity_status: s.privacy.show_activity_status };
+        }),
+      };
     }),
   };
   return { definition: userV1.UserServiceService, implementation, allow: { '*': ['*'] } };

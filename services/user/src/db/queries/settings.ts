@@ -51,3 +51,9 @@ export async function touchSettings(db: Q, userId: string): Promise<Date> {
   const row = await db.updateTable('settings').set({ updated_at: sql`now()` }).where('user_id', '=', userId).returning('updated_at').executeTakeFirstOrThrow();
   return row.updated_at;
 }
+
+/** Stored settings rows of the given users (users without a row have the defaults). */
+export function findSettingsOf(db: Q, userIds: readonly string[]): Promise<SettingsRow[]> {
+  if (userIds.length === 0) return Promise.resolve([]);
+  return db.selectFrom('settings').selectAll().where('user_id', 'in', [...userIds]).execute();
+}

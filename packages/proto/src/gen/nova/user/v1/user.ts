@@ -173,6 +173,25 @@ export interface GetProfilesByUsernamesResponse {
   profiles: Profile[];
 }
 
+export interface GetMessagingSettingsRequest {
+  /** At most 500. */
+  user_ids: string[];
+}
+
+export interface MessagingSettings {
+  user_id: string;
+  /** `everyone`, `followers` (the user's approved followers) or `nobody`. */
+  who_can_message: string;
+  /** Others see when this user has read their messages. */
+  read_receipts: boolean;
+  /** Others see when this user was last active. */
+  show_activity_status: boolean;
+}
+
+export interface GetMessagingSettingsResponse {
+  settings: MessagingSettings[];
+}
+
 function createBaseProfile(): Profile {
   return {
     id: "",
@@ -2160,6 +2179,253 @@ export const GetProfilesByUsernamesResponse: MessageFns<GetProfilesByUsernamesRe
   },
 };
 
+function createBaseGetMessagingSettingsRequest(): GetMessagingSettingsRequest {
+  return { user_ids: [] };
+}
+
+export const GetMessagingSettingsRequest: MessageFns<GetMessagingSettingsRequest> = {
+  encode(message: GetMessagingSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.user_ids) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMessagingSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMessagingSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user_ids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMessagingSettingsRequest {
+    return {
+      user_ids: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetMessagingSettingsRequest): unknown {
+    const obj: any = {};
+    if (message.user_ids?.length) {
+      obj.userIds = message.user_ids;
+    }
+    return obj;
+  },
+};
+
+function createBaseMessagingSettings(): MessagingSettings {
+  return { user_id: "", who_can_message: "", read_receipts: false, show_activity_status: false };
+}
+
+export const MessagingSettings: MessageFns<MessagingSettings> = {
+  encode(message: MessagingSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user_id !== "") {
+      writer.uint32(10).string(message.user_id);
+    }
+    if (message.who_can_message !== "") {
+      writer.uint32(18).string(message.who_can_message);
+    }
+    if (message.read_receipts !== false) {
+      writer.uint32(24).bool(message.read_receipts);
+    }
+    if (message.show_activity_status !== false) {
+      writer.uint32(32).bool(message.show_activity_status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessagingSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessagingSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.who_can_message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.read_receipts = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.show_activity_status = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessagingSettings {
+    return {
+      user_id: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      who_can_message: isSet(object.whoCanMessage)
+        ? globalThis.String(object.whoCanMessage)
+        : isSet(object.who_can_message)
+        ? globalThis.String(object.who_can_message)
+        : "",
+      read_receipts: isSet(object.readReceipts)
+        ? globalThis.Boolean(object.readReceipts)
+        : isSet(object.read_receipts)
+        ? globalThis.Boolean(object.read_receipts)
+        : false,
+      show_activity_status: isSet(object.showActivityStatus)
+        ? globalThis.Boolean(object.showActivityStatus)
+        : isSet(object.show_activity_status)
+        ? globalThis.Boolean(object.show_activity_status)
+        : false,
+    };
+  },
+
+  toJSON(message: MessagingSettings): unknown {
+    const obj: any = {};
+    if (message.user_id !== "") {
+      obj.userId = message.user_id;
+    }
+    if (message.who_can_message !== "") {
+      obj.whoCanMessage = message.who_can_message;
+    }
+    if (message.read_receipts !== false) {
+      obj.readReceipts = message.read_receipts;
+    }
+    if (message.show_activity_status !== false) {
+      obj.showActivityStatus = message.show_activity_status;
+    }
+    return obj;
+  },
+};
+
+function createBaseGetMessagingSettingsResponse(): GetMessagingSettingsResponse {
+  return { settings: [] };
+}
+
+export const GetMessagingSettingsResponse: MessageFns<GetMessagingSettingsResponse> = {
+  encode(message: GetMessagingSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.settings) {
+      MessagingSettings.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMessagingSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMessagingSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings.push(MessagingSettings.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMessagingSettingsResponse {
+    return {
+      settings: globalThis.Array.isArray(object?.settings)
+        ? object.settings.map((e: any) => MessagingSettings.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetMessagingSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.settings?.length) {
+      obj.settings = message.settings.map((e) => MessagingSettings.toJSON(e));
+    }
+    return obj;
+  },
+};
+
 /**
  * Profiles and the follow/block graph, for other services (any verified service may call it). Every id is
  * a UUID (an invalid one is INVALID_ARGUMENT with the error code VALIDATION_FAILED). Deleted users do not
@@ -2296,6 +2562,22 @@ export const UserServiceService = {
     responseDeserialize: (value: Buffer): GetProfilesByUsernamesResponse =>
       GetProfilesByUsernamesResponse.decode(value),
   },
+  /**
+   * The messaging settings of up to 500 users (who may message them, whether they send read receipts and
+   * show their activity), in the order asked for, duplicates once; unknown and deleted ids are absent. A
+   * user who never changed a setting gets the defaults (everyone, true, true).
+   */
+  getMessagingSettings: {
+    path: "/nova.user.v1.UserService/GetMessagingSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMessagingSettingsRequest): Buffer =>
+      Buffer.from(GetMessagingSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMessagingSettingsRequest => GetMessagingSettingsRequest.decode(value),
+    responseSerialize: (value: GetMessagingSettingsResponse): Buffer =>
+      Buffer.from(GetMessagingSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMessagingSettingsResponse => GetMessagingSettingsResponse.decode(value),
+  },
 } as const;
 
 export interface UserServiceServer extends UntypedServiceImplementation {
@@ -2335,6 +2617,12 @@ export interface UserServiceServer extends UntypedServiceImplementation {
    * deleted usernames are absent. Usernames that cannot exist (not 3-32 of [A-Za-z0-9_]) are ignored.
    */
   getProfilesByUsernames: handleUnaryCall<GetProfilesByUsernamesRequest, GetProfilesByUsernamesResponse>;
+  /**
+   * The messaging settings of up to 500 users (who may message them, whether they send read receipts and
+   * show their activity), in the order asked for, duplicates once; unknown and deleted ids are absent. A
+   * user who never changed a setting gets the defaults (everyone, true, true).
+   */
+  getMessagingSettings: handleUnaryCall<GetMessagingSettingsRequest, GetMessagingSettingsResponse>;
 }
 
 export interface UserServiceClient extends Client {
@@ -2513,6 +2801,26 @@ export interface UserServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetProfilesByUsernamesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The messaging settings of up to 500 users (who may message them, whether they send read receipts and
+   * show their activity), in the order asked for, duplicates once; unknown and deleted ids are absent. A
+   * user who never changed a setting gets the defaults (everyone, true, true).
+   */
+  getMessagingSettings(
+    request: GetMessagingSettingsRequest,
+    callback: (error: ServiceError | null, response: GetMessagingSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getMessagingSettings(
+    request: GetMessagingSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMessagingSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getMessagingSettings(
+    request: GetMessagingSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMessagingSettingsResponse) => void,
   ): ClientUnaryCall;
 }
 
