@@ -1,0 +1,248 @@
+import websocket from '@fastify/websocket';
+import { AppError, bearerToken, invalidCredentials, isUuid, missingCredentials, publicMessage, toAppError, type AuthIdentity, type HttpApp } from '@nova/platform';
+import type { FastifyRequest, FastifySchema } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { AppContext } from '../../context.js';
+import { catchUp } from '../../domain/messages.js';
+import { advance, DeliveryAcks, typing } from '../../domain/receipts.js';
+import { CLOSE, type Connection, type Frame } from '../../realtime/hub.js';
+
+/** The subprotocol a client must offer (and the server selects): the version of the frame protocol. */
+export const PROTOCOL = 'nova.v1';
+/** A subprotocol carrying the access token, for browsers, which cannot set headers on a WebSocket. */
+const BEARER_PREFIX = 'bearer.';
+/** Largest client frame; a bigger one closes the socket with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Conversations one `resume` frame may name. */
+export const MAX_RESUME = 100;
+/** Unreadable or invalid frames a connection may send before it is closed with 1008. */
+const MAX_BAD_FRAMES = 10;
+/** A connection's typing frames for one conversation are passed on at most this often. */
+const TYPING_INTERVAL_MS = 3_000;
+/** How often sockets are checked for an expired or revoked session. */
+const SESSION_SWEEP_MS = 1_000;
+const ACK_FLUSH_MS = 1_000;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    wsToken?: string;
+  }
+}
+
+function offeredProtocols(req: FastifyRequest): string[] {
+  const raw = req.headers['sec-websocket-protocol'];
+  return (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+interface State {
+  conn: Connection;
+  typingAt: Map<string, number>;
+  badFrames: number;
+}
+
+/**
+ * `GET /ws`: the `nova.v1` WebSocket. The access token comes in the `Authorization: Bearer` header or, for
+ * browsers, as a second subprotocol `bearer.<token>` (never in the URL, which ends up in logs); it is
+ * verified before the upgrade (401 otherwise). The socket closes with 4001 when the token expires or the
+ * session is revoked, 4008 when the user opens too many, 1013 when it cannot keep up, 1001 on shutdown.
+ */
+export function wsGateway(ctx: AppContext) {
+  const acks = new DeliveryAcks(ctx);
+  const states = new Map<WebSocket, State>();
+  const timers: NodeJS.Timeout[] = [];
+
+  const sendFrame = (conn: Connection, frame: Frame) => ctx.hub.send(conn, JSON.stringify(frame));
+
+  const fail = (st: State, ref: unknown, err: unknown) => {
+    const e = toAppError(err);
+    if (e.isServerError) ctx.logger.error({ err: e, cause: e.cause, user_id: st.conn.userId }, 'websocket frame failed');
+    sendFrame(st.conn, { type: 'error', ...(typeof ref === 'string' ? { ref } : {}), code: e.code, message: publicMessage(e), ...(e.isServerError || !e.details ? {} : { details: e.details }) });
+  };
+
+  const bad = (st: State, ref: unknown, message: string) => {
+    st.badFrames++;
+    sendFrame(st.conn, { type: 'error', ...(typeof ref === 'string' ? { ref } : {}), code: 'BAD_REQUEST', message });
+    if (st.badFrames > MAX_BAD_FRAMES) st.conn.ws.close(CLOSE.policy, 'too many invalid frames');
+  };
+
+  const seqOf = (v: unknown, min: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : undefined);
+
+  async function onFrame(st: State, raw: string): Promise<void> {
+    let frame: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad(st, undefined, 'a frame is a JSON object');
+      frame = parsed as Record<string, unknown>;
+    } catch {
+      return bad(st, undefined, 'a frame is a JSON object');
+    }
+    const ref = typeof frame.ref === 'string' && frame.ref.length <= 64 ? frame.ref : undefined;
+    const ok = () => ref !== undefined && sendFrame(st.conn, { type: 'ok', ref });
+    const userId = st.conn.userId;
+    const conv = typeof frame.conversation_id === 'string' && isUuid(frame.conversation_id) ? frame.conversation_id.toLowerCase() : undefined;
+    try {
+      switch (frame.type) {
+        case 'ping':
+          sendFrame(st.conn, { type: 'pong', ...(ref !== undefined ? { ref } : {}) });
+          return;
+        case 'ack': {
+          const seq = seqOf(frame.seq, 1);
+          if (!conv || seq === undefined) return bad(st, ref, 'ack needs conversation_id and seq');
+          acks.add(userId, conv, seq);
+          ok();
+          return;
+        }
+        case 'read': {
+          const seq = seqOf(frame.seq, 1);
+          if (!conv || seq === undefined) return bad(st, ref, 'read needs conversation_id and seq');
+          await advance(ctx, { userId }, conv, { read: seq });
+          ok();
+          return;
+        }
+        case 'typing': {
+          if (!conv) return bad(st, ref, 'typing needs conversation_id');
+          const now = Date.now();
+          if (now - (st.typingAt.get(conv) ?? 0) >= TYPING_INTERVAL_MS) {
+            st.typingAt.set(conv, now);
+            await typing(ctx, userId, conv);
+          }
+          ok();
+          return;
+        }
+        case 'resume': {
+          const list = frame.conversations;
+          if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RESUME) return bad(st, ref, `resume needs conversations: 1-${MAX_RESUME} of {conversation_id, after_seq}`);
+          const wanted: { id: string; after: number }[] = [];
+          for (const item of list as unknown[]) {
+            const o = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+            const after = seqOf(o.after_seq, 0);
+            if (typeof o.conversation_id !== 'string' || !isUuid(o.conversation_id) || after === undefined) return bad(st, ref, 'each resume entry needs conversation_id and after_seq (an integer >= 0)');
+            wanted.push({ id: o.conversation_id.toLowerCase(), after });
+          }
+          for (const w of wanted) {
+            try {
+              const r = await catchUp(ctx, userId, w.id, w.after, ctx.config.MESSAGING_WS_RESUME_MAX_MESSAGES);
+              for (const message of r.items) sendFrame(st.conn, { type: 'message', conversation_id: r.conversationId, message });
+              const through = r.items.at(-1)?.seq ?? w.after;
+              sendFrame(st.conn, { type: 'resumed', ...(ref !== undefined ? { ref } : {}), conversation_id: r.conversationId, through_seq: through, last_seq: r.lastSeq, complete: r.complete });
+            } catch (err) {
+              if (err instanceof AppError && err.code === 'NOT_FOUND') {
+                sendFrame(st.conn, { type: 'error', ...(ref !== undefined ? { ref } : {}), code: 'NOT_FOUND', message: 'conversation not found', details: { conversation_id: w.id } });
+              } else throw err;
+            }
+          }
+          return;
+        }
+        default:
+          return bad(st, ref, `unknown frame type ${JSON.stringify(frame.type)}`);
+      }
+    } catch (err) {
+      fail(st, ref, err);
+    }
+  }
+
+  function accept(ws: WebSocket, identity: AuthIdentity, token: string): void {
+    const conn: Connection = { ws, userId: identity.userId, sessionId: identity.sessionId, token, expiresAt: identity.expiresAt, openedAt: Date.now(), alive: true };
+    const st: State = { conn, typingAt: new Map(), badFrames: 0 };
+    states.set(ws, st);
+    ctx.hub.add(conn);
+    // Frames are handled one at a time per socket, in order.
+    let chain = Promise.resolve();
+    ws.on('message', (data, isBinary) => {
+      conn.alive = true;
+      if (isBinary) {
+        bad(st, undefined, 'frames are text (JSON)');
+        return;
+      }
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      chain = chain.then(() => onFrame(st, text));
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('close', () => {
+      states.delete(ws);
+      ctx.hub.remove(conn);
+    });
+    ws.on('error', (err) => ctx.logger.debug({ err: { message: err.message }, user_id: conn.userId }, 'websocket error'));
+    sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
+  }
+
+  /** Closes sockets whose token expired or whose session was revoked (re-verified: cached, in memory). */
+  async function sweepSessions(): Promise<void> {
+    const now = Date.now();
+    for (const st of [...states.values()]) {
+      const { conn } = st;
+      if (now >= conn.expiresAt.getTime()) {
+        conn.ws.close(CLOSE.sessionEnded, 'token expired');
+        continue;
+      }
+      try {
+        await ctx.tokenVerifier.verify(conn.token);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') conn.ws.close(CLOSE.sessionEnded, 'session ended');
+      }
+    }
+  }
+
+  function heartbeat(): void {
+    for (const st of states.values()) {
+      const { conn } = st;
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  return {
+    async register(app: HttpApp): Promise<void> {
+      await app.register(websocket, {
+        options: {
+          maxPayload: MAX_FRAME_BYTES,
+          handleProtocols: (protocols: Set<string>) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+        },
+        preClose(done) {
+          for (const st of states.values()) st.conn.ws.close(CLOSE.goingAway, 'server shutting down');
+          app.websocketServer.close(() => done());
+        },
+      });
+      app.get(
+        '/ws',
+        {
+          websocket: true,
+          schema: { hide: true } as FastifySchema,
+          // Before the upgrade: a refusal is a plain HTTP error response.
+          onRequest: async (req) => {
+            const offered = offeredProtocols(req);
+            if (!offered.includes(PROTOCOL)) throw new AppError('BAD_REQUEST', `offer the WebSocket subprotocol ${PROTOCOL}`);
+            const fromProtocol = offered.find((p) => p.startsWith(BEARER_PREFIX))?.slice(BEARER_PREFIX.length);
+            const token = bearerToken(req.headers.authorization) ?? (fromProtocol ? bearerToken(`Bearer ${fromProtocol}`) : undefined);
+            if (token === undefined) throw missingCredentials();
+            try {
+              req.identity = await ctx.tokenVerifier.verify(token, { logger: req.log });
+            } catch (err) {
+              if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throw invalidCredentials(err);
+              throw err;
+            }
+            req.wsToken = token;
+          },
+        },
+        (socket, req) => accept(socket, req.identity!, req.wsToken!),
+      );
+    },
+    start(): void {
+      timers.push(setInterval(() => void sweepSessions().catch((err: unknown) => ctx.logger.warn({ err }, 'websocket session sweep failed')), SESSION_SWEEP_MS));
+      timers.push(setInterval(heartbeat, ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS * 1000));
+      timers.push(setInterval(() => void acks.flush().catch((err: unknown) => ctx.logger.warn({ err }, 'delivery ack flush failed')), ACK_FLUSH_MS));
+      for (const t of timers) t.unref();
+    },
+    async stop(): Promise<void> {
+      for (const t of timers.splice(0)) clearInterval(t);
+      for (const st of states.values()) st.conn.ws.close(CLOSE.goingAway, 'server shutting down');
+      await acks.flush().catch((err: unknown) => ctx.logger.warn({ err }, 'delivery ack flush failed'));
+    },
+  };
+}

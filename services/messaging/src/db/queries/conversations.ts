@@ -1,0 +1,186 @@
+import { sql, type DbOrTx, type Insertable, type Selectable } from '@nova/platform';
+import type { ConversationsTable, MembersTable, MessagingDb } from '../schema.js';
+
+type Q = DbOrTx<MessagingDb>;
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MemberRow = Selectable<MembersTable>;
+
+/** A live conversation by id. */
+export function findConversation(db: Q, id: string): Promise<ConversationRow | undefined> {
+  return db.selectFrom('conversations').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+/**
+ * Locks a live conversation row. Every transaction that locks both a conversation and member rows takes the
+ * conversation first (sending does so with nextSeq), so concurrent sends, joins and removals cannot deadlock.
+ */
+export function lockConversation(db: Q, id: string): Promise<ConversationRow | undefined> {
+  return db.selectFrom('conversations').selectAll().where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
+}
+
+export function findDirect(db: Q, directKey: string): Promise<ConversationRow | undefined> {
+  return db.selectFrom('conversations').selectAll().where('direct_key', '=', directKey).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+/** Inserts a conversation; undefined when a direct conversation of the same pair already exists. */
+export function insertConversation(db: Q, row: Insertable<ConversationsTable>): Promise<ConversationRow | undefined> {
+  return db
+    .insertInto('conversations')
+    .values(row)
+    .onConflict((oc) => oc.column('direct_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Takes the next sequence number of a live conversation: the row lock serialises concurrent senders, so
+ * numbers are gap-free as long as the caller inserts the message in the same transaction.
+ */
+export async function nextSeq(db: Q, id: string): Promise<{ seq: number; at: Date } | undefined> {
+  const row = await db
+    .updateTable('conversations')
+    .set({ last_seq: sql`last_seq + 1`, last_message_at: sql`clock_timestamp()`, activity_at: sql`clock_timestamp()`, updated_at: sql`clock_timestamp()` })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .returning(['last_seq', 'last_message_at'])
+    .executeTakeFirst();
+  return row ? { seq: Number(row.last_seq), at: row.last_message_at! } : undefined;
+}
+
+export async function setTitle(db: Q, id: string, title: string): Promise<ConversationRow> {
+  return db.updateTable('conversations').set({ title, updated_at: sql`clock_timestamp()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** The caller's active membership, locked against concurrent removal (FOR SHARE) when `lock` is set. */
+export function findMember(db: Q, conversationId: string, userId: string, lock = false): Promise<MemberRow | undefined> {
+  let q = db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('user_id', '=', userId).where('left_at', 'is', null);
+  if (lock) q = q.forShare();
+  return q.executeTakeFirst();
+}
+
+/** Any membership row (active or left) of a user. */
+export function findMembership(db: Q, conversationId: string, userId: string): Promise<MemberRow | undefined> {
+  return db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export function activeMembers(db: Q, conversationId: string): Promise<MemberRow[]> {
+  return db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('left_at', 'is', null).orderBy('joined_at').orderBy('user_id').execute();
+}
+
+export async function activeMemberIds(db: Q, conversationId: string): Promise<string[]> {
+  const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).execute();
+  return rows.map((r) => r.user_id);
+}
+
+export async function countActiveMembers(db: Q, conversationId: string): Promise<number> {
+  const row = await db.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('n')).where('conversation_id', '=', conversationId).where('left_at', 'is', null).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Adds members, or brings back ones who left (history before their return stays hidden). */
+export async function upsertMembers(db: Q, rows: Insertable<MembersTable>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('members')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['conversation_id', 'user_id']).doUpdateSet((eb) => ({
+        role: eb.ref('excluded.role'),
+        visible_from_seq: eb.ref('excluded.visible_from_seq'),
+        last_read_seq: eb.ref('excluded.last_read_seq'),
+        last_delivered_seq: eb.ref('excluded.last_delivered_seq'),
+        joined_at: sql`clock_timestamp()`,
+        added_by: eb.ref('excluded.added_by'),
+        left_at: null,
+        left_by: null,
+      })),
+    )
+    .execute();
+}
+
+export function leave(db: Q, conversationId: string, userId: string, by: string): Promise<MemberRow | undefined> {
+  return db
+    .updateTable('members')
+    .set({ left_at: sql`clock_timestamp()`, left_by: by })
+    .where('conversation_id', '=', conversationId)
+    .where('user_id', '=', userId)
+    .where('left_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function setRole(db: Q, conversationId: string, userId: string, role: MembersTable['role']): Promise<void> {
+  await db.updateTable('members').set({ role }).where('conversation_id', '=', conversationId).where('user_id', '=', userId).execute();
+}
+
+/** Moves read and/or delivered positions forward (never back, never past the conversation's last message). */
+export function advancePositions(db: Q, conversationId: string, userId: string, to: { read?: number; delivered?: number }): Promise<MemberRow | undefined> {
+  const cap = sql<number>`(SELECT last_seq FROM messaging.conversations WHERE id = ${conversationId})`;
+  const read = to.read ?? 0;
+  // Reading a message implies it was delivered.
+  const delivered = Math.max(to.delivered ?? 0, read);
+  return db
+    .updateTable('members')
+    .set({
+      last_read_seq: sql`GREATEST(last_read_seq, LEAST(${read}::bigint, ${cap}))`,
+      last_delivered_seq: sql`GREATEST(last_delivered_seq, LEAST(${delivered}::bigint, ${cap}))`,
+    })
+    .where('conversation_id', '=', conversationId)
+    .where('user_id', '=', userId)
+    .where('left_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** A user's conversations with their membership, by last activity (newest first), from after `after`. */
+export function inboxPage(db: Q, userId: string, limit: number, after?: { at: string; id: string }) {
+  return db
+    .selectFrom('members as m')
+    .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+    .selectAll('c')
+    .select(['m.role', 'm.last_read_seq', 'm.last_delivered_seq', 'm.visible_from_seq'])
+    .select(sql<string>`to_char(c.activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_at'))
+    .where('m.user_id', '=', userId)
+    .where('m.left_at', 'is', null)
+    .where('c.deleted_at', 'is', null)
+    .where(after ? sql<boolean>`(c.activity_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)` : sql<boolean>`true`)
+    .orderBy('c.activity_at', 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** Every active membership of a user (account deletion), locked. */
+export function membershipsOf(db: Q, userId: string): Promise<MemberRow[]> {
+  return db.selectFrom('members').selectAll().where('user_id', '=', userId).where('left_at', 'is', null).forUpdate().execute();
+}
+
+/**
+ * Moves many members' delivered positions forward at once (coalesced WebSocket acks), capped at each
+ * conversation's last message; returns only the rows that moved.
+ */
+export async function advanceDeliveredMany(db: Q, entries: readonly { conversationId: string; userId: string; seq: number }[]): Promise<{ conversation_id: string; user_id: string; last_delivered_seq: number }[]> {
+  if (entries.length === 0) return [];
+  const values = sql.join(entries.map((e) => sql`(${e.conversationId}::uuid, ${e.userId}::uuid, ${e.seq}::bigint)`));
+  const { rows } = await sql<{ conversation_id: string; user_id: string; last_delivered_seq: string }>`
+    UPDATE messaging.members AS m SET last_delivered_seq = LEAST(v.seq, c.last_seq)
+    FROM (VALUES ${values}) AS v (conversation_id, user_id, seq)
+    JOIN messaging.conversations AS c ON c.id = v.conversation_id
+    WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id AND m.left_at IS NULL
+      AND m.last_delivered_seq < LEAST(v.seq, c.last_seq)
+    RETURNING m.conversation_id, m.user_id, m.last_delivered_seq`.execute(db);
+  return rows.map((r) => ({ ...r, last_delivered_seq: Number(r.last_delivered_seq) }));
+}
+
+/** Active member counts of the given conversations. */
+export async function memberCounts(db: Q, conversationIds: readonly string[]): Promise<Map<string, number>> {
+  if (conversationIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('members')
+    .select(['conversation_id', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('conversation_id', 'in', [...conversationIds])
+    .where('left_at', 'is', null)
+    .groupBy('conversation_id')
+    .execute();
+  return new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
+}

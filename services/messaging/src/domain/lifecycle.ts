@@ -1,0 +1,22 @@
+import type { EventEnvelope, Tx } from '@nova/platform';
+import * as cq from '../db/queries/conversations.js';
+import type { MessagingDb } from '../db/schema.js';
+
+/**
+ * UserDeleted (auth): the account leaves every conversation it was in (left_by = itself); a group it owned
+ * passes to its longest-standing admin, else member. Messages stay for the other members. Runs in the
+ * consumer's transaction (which also records the event as handled), so a redelivery changes nothing.
+ */
+export async function onUserDeleted(tx: Tx<MessagingDb>, event: EventEnvelope<{ user_id?: string }>): Promise<void> {
+  const userId = event.data.user_id?.toLowerCase();
+  if (!userId) return;
+  for (const m of await cq.membershipsOf(tx, userId)) {
+    await cq.leave(tx, m.conversation_id, userId, userId);
+    if (m.role === 'owner') {
+      const heir = (await cq.activeMembers(tx, m.conversation_id)).sort((a, b) => rank(a.role) - rank(b.role))[0];
+      if (heir) await cq.setRole(tx, m.conversation_id, heir.user_id, 'owner');
+    }
+  }
+}
+
+const rank = (role: string) => (role === 'admin' ? 0 : 1);

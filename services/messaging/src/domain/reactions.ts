@@ -1,0 +1,44 @@
+import { AppError, type AuthIdentity } from '@nova/platform';
+import type { AppContext } from '../context.js';
+import * as cq from '../db/queries/conversations.js';
+import * as rq from '../db/queries/reactions.js';
+import { memberOf } from './access.js';
+import { visibleMessage } from './messages.js';
+
+const EMOJI = /^[\p{Extended_Pictographic}\p{Emoji_Component}\u200d\ufe0f\u20e3]{1,32}$/u;
+const PICTOGRAPH = /[\p{Extended_Pictographic}\p{Regional_Indicator}]/u;
+
+/** One emoji (a sequence such as 👍🏽 or 🏳️‍🌈 counts as one), not text. */
+export function assertEmoji(emoji: string): string {
+  const e = emoji.normalize('NFC');
+  if (!EMOJI.test(e) || !PICTOGRAPH.test(e) || [...new Intl.Segmenter().segment(e)].length !== 1) {
+    throw new AppError('VALIDATION_FAILED', 'a reaction is a single emoji', { details: { field: 'emoji' } });
+  }
+  return e;
+}
+
+/**
+ * Adds or removes the caller's reaction to a visible, not recalled message. Nothing happens (and nothing is
+ * pushed) when the reaction was already there, or already gone.
+ */
+export async function react(ctx: AppContext, caller: AuthIdentity, conversationId: string, seq: number, emojiRaw: string, add: boolean): Promise<void> {
+  const emoji = assertEmoji(emojiRaw);
+  const result = await ctx.db.transaction().execute(async (tx) => {
+    const m = await memberOf(tx, conversationId, caller.userId, true);
+    const msg = await visibleMessage(tx, m, seq, false);
+    if (msg.deleted_at !== null) throw new AppError('CONFLICT', 'a recalled message cannot be reacted to', { details: { reason: 'recalled' } });
+    const changed = add ? await rq.addReaction(tx, msg.id, caller.userId, emoji) : await rq.removeReaction(tx, msg.id, caller.userId, emoji);
+    return changed ? msg : undefined;
+  });
+  if (result) {
+    await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, result.conversation_id), {
+      type: 'reaction',
+      conversation_id: result.conversation_id,
+      message_id: result.id,
+      seq: Number(result.seq),
+      emoji,
+      user_id: caller.userId,
+      added: add,
+    });
+  }
+}

@@ -1,0 +1,66 @@
+import type { AppContext } from '../context.js';
+import type * as cq from '../db/queries/conversations.js';
+import type * as mq from '../db/queries/messages.js';
+
+/** A message as members see it. `text` is null once recalled. */
+export interface MessageView {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  text: string | null;
+  client_id: string | null;
+  reply_to_seq: number | null;
+  reactions: { emoji: string; count: number; user_ids: string[] }[];
+  created_at: string;
+  edited_at: string | null;
+  recalled: boolean;
+}
+
+export function messageView(ctx: AppContext, row: mq.MessageRow, extra: { replyToSeq?: number | null; reactions?: Map<string, string[]> } = {}): MessageView {
+  return {
+    id: row.id,
+    conversation_id: row.conversation_id,
+    seq: Number(row.seq),
+    sender_id: row.sender_id,
+    text: row.body_sealed === null ? null : ctx.cipher.open(row.id, row.body_sealed),
+    client_id: row.client_id,
+    reply_to_seq: extra.replyToSeq ?? null,
+    reactions: [...(extra.reactions ?? new Map<string, string[]>())].map(([emoji, users]) => ({ emoji, count: users.length, user_ids: users })),
+    created_at: row.created_at.toISOString(),
+    edited_at: row.edited_at?.toISOString() ?? null,
+    recalled: row.deleted_at !== null,
+  };
+}
+
+export interface ConversationView {
+  id: string;
+  kind: 'direct' | 'group';
+  mode: 'standard' | 'e2ee';
+  title: string | null;
+  created_by: string;
+  role: 'owner' | 'admin' | 'member';
+  last_seq: number;
+  last_read_seq: number;
+  unread_count: number;
+  last_message_at: string | null;
+  created_at: string;
+}
+
+export function conversationView(c: cq.ConversationRow, m: Pick<cq.MemberRow, 'role' | 'last_read_seq' | 'visible_from_seq'>): ConversationView {
+  const last = Number(c.last_seq);
+  const read = Math.max(Number(m.last_read_seq), Number(m.visible_from_seq));
+  return {
+    id: c.id,
+    kind: c.kind,
+    mode: c.mode,
+    title: c.title,
+    created_by: c.created_by,
+    role: m.role,
+    last_seq: last,
+    last_read_seq: Number(m.last_read_seq),
+    unread_count: Math.max(0, last - read),
+    last_message_at: c.last_message_at?.toISOString() ?? null,
+    created_at: c.created_at.toISOString(),
+  };
+}

@@ -1,0 +1,70 @@
+import type { Logger, Redis } from '@nova/platform';
+import type { Frame, Hub } from './hub.js';
+
+/** What domain code uses to push frames to users' sockets, wherever they are connected. */
+export interface Realtime {
+  /**
+   * Delivers `frame` to every open socket of `userIds`, on every instance. Best effort and after the
+   * fact: callers publish after their transaction committed, and a frame that is lost (Redis down, an
+   * instance restarting) is caught up by sequence number. Never rejects.
+   */
+  publish(userIds: readonly string[], frame: Frame): Promise<void>;
+}
+
+interface Wire {
+  to: string[];
+  frame: Frame;
+}
+
+/**
+ * Cross-instance delivery over Redis pub/sub: one channel per deployment (`<REDIS_KEY_PREFIX>messaging:deliver`,
+ * ioredis does not prefix channels), carrying the recipients with each frame; every instance hands the
+ * frame to its own sockets of those recipients. One PUBLISH per event whatever the group size.
+ */
+export class RedisFanout implements Realtime {
+  readonly channel: string;
+  private subscriber: Redis | undefined;
+
+  constructor(
+    private readonly opts: { redis: Redis; hub: Hub; logger: Logger; keyPrefix: string },
+  ) {
+    this.channel = `${opts.keyPrefix}messaging:deliver`;
+  }
+
+  async start(): Promise<void> {
+    const sub = this.opts.redis.duplicate({ lazyConnect: true, connectionName: 'nova-messaging-fanout' });
+    sub.on('error', (err: Error) => this.opts.logger.warn({ err: { message: err.message } }, 'messaging fan-out subscriber: redis error'));
+    sub.on('message', (_channel: string, payload: string) => this.onMessage(payload));
+    await sub.connect();
+    await sub.subscribe(this.channel);
+    this.subscriber = sub;
+  }
+
+  async stop(): Promise<void> {
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    if (sub) sub.disconnect();
+  }
+
+  async publish(userIds: readonly string[], frame: Frame): Promise<void> {
+    if (userIds.length === 0) return;
+    const wire: Wire = { to: [...userIds], frame };
+    try {
+      await this.opts.redis.publish(this.channel, JSON.stringify(wire));
+    } catch (err) {
+      this.opts.logger.warn({ err: { message: (err as Error).message }, frame: frame.type }, 'messaging fan-out: publish failed (clients catch up by seq)');
+    }
+  }
+
+  private onMessage(payload: string): void {
+    let wire: Wire;
+    try {
+      wire = JSON.parse(payload) as Wire;
+    } catch {
+      this.opts.logger.warn('messaging fan-out: unreadable frame dropped');
+      return;
+    }
+    if (!Array.isArray(wire.to) || typeof wire.frame !== 'object' || wire.frame === null) return;
+    this.opts.hub.deliver(wire.to, JSON.stringify(wire.frame));
+  }
+}

@@ -1,0 +1,93 @@
+import type { WebSocket } from 'ws';
+
+/** A server → client frame of the `nova.v1` WebSocket protocol (see docs/API.md). */
+export interface Frame {
+  type: string;
+  [key: string]: unknown;
+}
+
+/** One open WebSocket of a signed-in user on this instance. */
+export interface Connection {
+  readonly ws: WebSocket;
+  readonly userId: string;
+  readonly sessionId: string;
+  /** The access token the socket was opened with (re-verified to notice revocation). */
+  readonly token: string;
+  readonly expiresAt: Date;
+  readonly openedAt: number;
+  /** A pong (or any frame) arrived since the last ping. */
+  alive: boolean;
+}
+
+/** Close codes of the protocol (RFC 6455 registered ones, plus 4000-4999 of our own). */
+export const CLOSE = {
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  tryAgainLater: 1013,
+  sessionEnded: 4001,
+  tooManyConnections: 4008,
+} as const;
+
+/**
+ * The WebSocket connections of this instance, by user. Delivery is best effort by design: a frame that
+ * cannot be sent (socket closing, or a slow consumer whose queue is over the limit, which is closed with
+ * 1013) is dropped, and the client catches up by sequence number (`resume`, or the HTTP history).
+ */
+export class Hub {
+  private readonly byUser = new Map<string, Set<Connection>>();
+
+  constructor(private readonly opts: { maxBufferedBytes: number; maxConnectionsPerUser: number }) {}
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.byUser.values()) n += set.size;
+    return n;
+  }
+
+  /** Adds a connection; when the user now holds too many here, the oldest ones are closed (4008). */
+  add(conn: Connection): void {
+    const set = this.byUser.get(conn.userId) ?? new Set<Connection>();
+    set.add(conn);
+    this.byUser.set(conn.userId, set);
+    while (set.size > this.opts.maxConnectionsPerUser) {
+      const oldest = [...set].reduce((a, b) => (a.openedAt <= b.openedAt ? a : b));
+      set.delete(oldest);
+      oldest.ws.close(CLOSE.tooManyConnections, 'too many connections');
+    }
+  }
+
+  remove(conn: Connection): void {
+    const set = this.byUser.get(conn.userId);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.byUser.delete(conn.userId);
+  }
+
+  connections(): IterableIterator<Connection> {
+    const all = [...this.byUser.values()].flatMap((s) => [...s]);
+    return all.values();
+  }
+
+  /** Sends an already serialised frame to every local connection of the given users. */
+  deliver(userIds: readonly string[], data: string): number {
+    let sent = 0;
+    for (const id of userIds) {
+      const set = this.byUser.get(id);
+      if (!set) continue;
+      for (const conn of set) if (this.send(conn, data)) sent++;
+    }
+    return sent;
+  }
+
+  /** Sends to one connection, closing it as a slow consumer when its queue is too long. */
+  send(conn: Connection, data: string): boolean {
+    if (conn.ws.readyState !== conn.ws.OPEN) return false;
+    if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      conn.ws.close(CLOSE.tryAgainLater, 'slow consumer');
+      return false;
+    }
+    conn.ws.send(data);
+    return true;
+  }
+}
