@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '@nova/platform';
+import { startMessagingService, type MessagingHarness, type TestUser } from './support.js';
+
+describe('conversations', () => {
+  let h: MessagingHarness;
+  beforeAll(async () => {
+    h = await startMessagingService({ MESSAGING_MAX_GROUP_MEMBERS: '4' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const direct = (a: TestUser, b: TestUser | string) => h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'direct', user_id: typeof b === 'string' ? b : b.id } });
+  const group = (a: TestUser, members: TestUser[], title = 'Friends') => h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'group', title, member_ids: members.map((m) => m.id) } });
+
+  it('opens one direct conversation per pair: 201 the first time, 200 with the same conversation from either side', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const first = await direct(alice, bob);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ kind: 'direct', mode: 'standard', title: null, created_by: alice.id, role: 'member', last_seq: 0, unread_count: 0 });
+    const again = await direct(bob, alice);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    // Two concurrent opens of a new pair make one conversation.
+    const carol = await h.newUser();
+    const [x, y] = await Promise.all([direct(carol, alice), direct(alice, carol)]);
+    expect([x.status, y.status].sort()).toEqual([200, 201]);
+    expect(x.body.id).toBe(y.body.id);
+    const created = await h.outboxEvents('ConversationCreated');
+    expect(created.filter((e) => e.data.conversation_id === first.body.id)).toHaveLength(1);
+    expect(created.find((e) => e.data.conversation_id === first.body.id)!.data.member_ids.sort()).toEqual([alice.id, bob.id].sort());
+  });
+
+  it('refuses yourself (400), unknown users (404), unknown fields (400) and e2ee (501, until issue 8)', async () => {
+    const alice = await h.newUser();
+    expect((await direct(alice, alice)).status).toBe(400);
+    const unknown = await direct(alice, newId());
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('NOT_FOUND');
+    expect((await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: newId(), title: 'x' } })).status).toBe(400);
+    const bob = await h.newUser();
+    const e2ee = await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: bob.id, mode: 'e2ee' } });
+    expect(e2ee.status).toBe(501);
+    expect(e2ee.body.error).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+    expect(e2ee.body.error.message).toMatch(/end-to-end/);
+    expect((await h.api('GET', '/api/v1/conversations')).status).toBe(401);
+  });
+
+  it("honours blocks and the recipient's who_can_message setting, with one indistinguishable refusal", async () => {
+    const [alice, bob, carol, dave] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
+    await h.block(bob, alice);
+    const blocked = await direct(alice, bob);
+    expect(blocked.status).toBe(403);
+    expect((await direct(bob, alice)).status).toBe(403);
+
+    await h.settings(carol, { who_can_message: 'nobody' });
+    const nobody = await direct(alice, carol);
+    expect(nobody.status).toBe(403);
+    expect(nobody.body.error.message).toBe(blocked.body.error.message);
+
+    await h.settings(dave, { who_can_message: 'followers' });
+    expect((await direct(alice, dave)).status).toBe(403);
+    // dave following alice does not help: only dave's followers may write to dave.
+    await h.follow(dave, alice);
+    expect((await direct(alice, dave)).status).toBe(403);
+    await h.follow(alice, dave);
+    expect((await direct(alice, dave)).status).toBe(201);
+  });
+
+  it('creates a group with the caller as owner; every member must accept; the size is capped', async () => {
+    const [owner, a, b, c, d] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
+    await h.settings(c, { who_can_message: 'nobody' });
+    const refused = await group(owner, [a, c]);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.details.user_ids).toEqual([c.id]);
+    expect((await group(owner, [a, b, d, c])).status).toBe(400);
+    const made = await group(owner, [a, b]);
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ kind: 'group', title: 'Friends', role: 'owner' });
+    const seen = await h.api('GET', `/api/v1/conversations/${made.body.id}`, { token: a.token });
+    expect(seen.status).toBe(200);
+    expect(seen.body.role).toBe('member');
+    expect(seen.body.members.map((m: any) => [m.user_id, m.role]).sort()).toEqual([[owner.id, 'owner'], [a.id, 'member'], [b.id, 'member']].sort());
+    // Anyone else gets the 404 of a conversation that does not exist.
+    const stranger = await h.api('GET', `/api/v1/conversations/${made.body.id}`, { token: d.token });
+    expect(stranger.status).toBe(404);
+    expect((await h.api('GET', `/api/v1/conversations/${newId()}`, { token: d.token })).body.error.message).toBe(stranger.body.error.message);
+  });
+
+  it('renames, adds and removes members with the right roles; a new member does not see earlier history; ownership passes on', async () => {
+    const [owner, a, b, c] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
+    const g = (await group(owner, [a])).body;
+    expect((await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: a.token, body: { title: 'Mine' } })).status).toBe(403);
+    const renamed = await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: owner.token, body: { title: '  Book club ' } });
+    expect(renamed.body.title).toBe('Book club');
+
+    expect((await h.api('POST', `/api/v1/conversations/${g.id}/messages`, { token: owner.token, body: { text: 'before b joined' } })).status).toBe(201);
+    expect((await h.api('POST', `/api/v1/conversations/${g.id}/members`, { token: a.token, body: { user_ids: [b.id] } })).status).toBe(403);
+    const added = await h.api('POST', `/api/v1/conversations/${g.id}/members`, { token: owner.token, body: { user_ids: [b.id, a.id] } });
+    expect(added.body).toEqual({ added: [b.id] });
+    await h.api('POST', `/api/v1/conversations/${g.id}/messages`, { token: owner.token, body: { text: 'after b joined' } });
+    const history = await h.api('GET', `/api/v1/conversations/${g.id}/messages`, { token: b.token });
+    expect(history.body.items.map((m: any) => m.text)).toEqual(['after b joined']);
+    expect((await h.api('GET', `/api/v1/conversations/${g.id}`, { token: b.token })).body.unread_count).toBe(1);
+
+    // A member cannot remove others; the owner can; a removed member is out everywhere.
+    expect((await h.api('DELETE', `/api/v1/conversations/${g.id}/members/${b.id}`, { token: a.token })).status).toBe(403);
+    expect((await h.api('DELETE', `/api/v1/conversations/${g.id}/members/${b.id}`, { token: owner.token })).status).toBe(204);
+    expect((await h.api('GET', `/api/v1/conversations/${g.id}/messages`, { token: b.token })).status).toBe(404);
+    expect((await h.api('POST', `/api/v1/conversations/${g.id}/messages`, { token: b.token, body: { text: 'still here?' } })).status).toBe(404);
+    expect((await h.api('DELETE', `/api/v1/conversations/${g.id}/members/${c.id}`, { token: owner.token })).status).toBe(404);
+
+    // The owner leaves: the remaining member becomes owner.
+    expect((await h.api('DELETE', `/api/v1/conversations/${g.id}/members/${owner.id}`, { token: owner.token })).status).toBe(204);
+    expect((await h.api('GET', `/api/v1/conversations/${g.id}`, { token: a.token })).body.role).toBe('owner');
+    const left = await h.outboxEvents('MemberLeft');
+    expect(left.filter((e) => e.data.conversation_id === g.id).map((e) => e.data.user_id)).toEqual([b.id, owner.id]);
+
+    // A direct conversation cannot be left.
+    const d = (await direct(a, c)).body;
+    expect((await h.api('DELETE', `/api/v1/conversations/${d.id}/members/${a.id}`, { token: a.token })).status).toBe(400);
+  });
+
+  it('lists the inbox by latest activity with unread counts, page by page without gaps or repeats', async () => {
+    const me = await h.newUser();
+    const others = [await h.newUser(), await h.newUser(), await h.newUser()];
+    const ids: string[] = [];
+    for (const o of others) ids.push((await direct(me, o)).body.id);
+    // The first conversation gets a new message from the other side: it moves to the top.
+    await h.api('POST', `/api/v1/conversations/${ids[0]}/messages`, { token: others[0]!.token, body: { text: 'hi' } });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await h.api('GET', `/api/v1/conversations?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: me.token });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((c: any) => c.id));
+      if (seen.length === 1) expect(page.body.items[0]).toMatchObject({ unread_count: 1, peer_id: others[0]!.id });
+      cursor = page.body.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([ids[0], ids[2], ids[1]]);
+    expect((await h.api('GET', '/api/v1/conversations?cursor=bm9wZQ', { token: me.token })).status).toBe(400);
+  });
+
+  it('UserDeleted takes the account out of its conversations; its group passes to another member', async () => {
+    const [owner, a] = [await h.newUser(), await h.newUser()];
+    const g = (await group(owner, [a])).body;
+    await h.publishAuthEvent({ aggregate: 'user', action: 'deleted', type: 'UserDeleted', entityId: owner.id, data: { user_id: owner.id } });
+    await expect.poll(async () => (await h.api('GET', `/api/v1/conversations/${g.id}`, { token: a.token })).body.members?.length, { timeout: 10_000 }).toBe(1);
+    expect((await h.api('GET', `/api/v1/conversations/${g.id}`, { token: a.token })).body.role).toBe('owner');
+  });
+});
