@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { revokeSessions } from '@nova/platform';
+import { TEST_REDIS_URL } from '@nova/testing';
+import { openSocket, startMessagingService, type MessagingHarness, type TestUser } from './support.js';
+
+describe('WebSocket /ws (nova.v1)', () => {
+  let h: MessagingHarness;
+  beforeAll(async () => {
+    h = await startMessagingService({ MESSAGING_WS_MAX_CONNECTIONS_PER_USER: '2' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const url = () => `ws://127.0.0.1:${h.platform.httpPort}/ws`;
+  const open = async (a: TestUser, b: TestUser) => (await h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'direct', user_id: b.id } })).body.id as string;
+  const send = (u: TestUser, conv: string, text: string) => h.api('POST', `/api/v1/conversations/${conv}/messages`, { token: u.token, body: { text } });
+
+  it('authenticates before the upgrade: bearer subprotocol or Authorization header, never the query string', async () => {
+    const alice = await h.newUser();
+    const hello = await h.connect(alice);
+    expect(hello.ws.protocol).toBe('nova.v1');
+    expect(hello.frames[0]).toMatchObject({ type: 'hello', protocol: 'nova.v1', user_id: alice.id });
+    hello.close();
+    const viaHeader = await h.connect(alice, { protocols: ['nova.v1'], headers: { authorization: `Bearer ${alice.token}` } });
+    expect(viaHeader.frames[0].user_id).toBe(alice.id);
+    viaHeader.close();
+
+    await expect(openSocket(url(), ['nova.v1'])).rejects.toMatchObject({ statusCode: 401 });
+    await expect(openSocket(`${url()}?access_token=${alice.token}`, ['nova.v1'])).rejects.toMatchObject({ statusCode: 401 });
+    await expect(openSocket(url(), ['nova.v1', 'bearer.not-a-token'])).rejects.toMatchObject({ statusCode: 401 });
+    await expect(openSocket(url(), [`bearer.${alice.token}`])).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it('delivers a sent message to every member socket (all devices), not to others', async () => {
+    const [alice, bob, eve] = [await h.newUser(), await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const [a, b1, b2, e] = [await h.connect(alice), await h.connect(bob), await h.connect(bob), await h.connect(eve)];
+    const sent = (await send(alice, conv, 'hello over the socket')).body;
+    for (const s of [a, b1, b2]) {
+      const f = await s.next((x) => x.type === 'message' && x.message.id === sent.id, 'the message');
+      expect(f).toMatchObject({ conversation_id: conv, message: { seq: 1, text: 'hello over the socket', sender_id: alice.id } });
+    }
+    // Eve gets her own conversation's message, and never saw alice's.
+    const ec = await open(eve, alice);
+    await send(alice, ec, 'for eve');
+    await e.next((x) => x.type === 'message' && x.conversation_id === ec, "eve's message");
+    expect(e.frames.some((x) => x.type === 'message' && x.conversation_id === conv)).toBe(false);
+    for (const s of [a, b1, b2, e]) s.close();
+  });
+
+  it('reaches a user connected to another instance (Redis fan-out)', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const other = await h.secondInstance();
+    const b = await h.connect(bob, { port: other.httpPort });
+    const sent = (await send(alice, conv, 'across instances')).body;
+    await b.next((x) => x.type === 'message' && x.message.id === sent.id, 'the message on the other instance');
+    // And back: a read on instance two reaches alice on instance one.
+    const a = await h.connect(alice);
+    b.send({ type: 'read', conversation_id: conv, seq: 1, ref: 'r1' });
+    await b.next((x) => x.type === 'ok' && x.ref === 'r1', 'ok');
+    expect(await a.next((x) => x.type === 'receipt', 'the receipt')).toMatchObject({ conversation_id: conv, user_id: bob.id, read_seq: 1, delivered_seq: 1 });
+    a.close();
+    b.close();
+  });
+
+  it('resume replays what a client missed, in order, and says whether it is complete', async () => {
+    const [alice, bob, eve] = [await h.newUser(), await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    for (const t of ['one', 'two', 'three']) await send(alice, conv, t);
+    const b = await h.connect(bob);
+    b.send({ type: 'resume', ref: 'x', conversations: [{ conversation_id: conv, after_seq: 1 }] });
+    const done = await b.next((x) => x.type === 'resumed', 'resumed');
+    expect(done).toMatchObject({ ref: 'x', conversation_id: conv, through_seq: 3, last_seq: 3, complete: true });
+    expect(b.frames.filter((x) => x.type === 'message').map((x) => x.message.text)).toEqual(['two', 'three']);
+    // Not a member: the same answer as a conversation that does not exist.
+    const e = await h.connect(eve);
+    e.send({ type: 'resume', ref: 'y', conversations: [{ conversation_id: conv, after_seq: 0 }] });
+    expect(await e.next((x) => x.type === 'error' && x.ref === 'y', 'error')).toMatchObject({ code: 'NOT_FOUND', details: { conversation_id: conv } });
+    expect(e.frames.some((x) => x.type === 'message')).toBe(false);
+    b.close();
+    e.close();
+  });
+
+  it('acks move the delivered position (coalesced) and the sender sees delivery and typing', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const [a, b] = [await h.connect(alice), await h.connect(bob)];
+    await send(alice, conv, 'one');
+    await send(alice, conv, 'two');
+    b.send({ type: 'ack', conversation_id: conv, seq: 1 });
+    b.send({ type: 'ack', conversation_id: conv, seq: 2 });
+    expect(await a.next((x) => x.type === 'receipt' && x.delivered_seq === 2, 'delivery receipt')).toMatchObject({ user_id: bob.id });
+    const member = (await h.api('GET', `/api/v1/conversations/${conv}`, { token: alice.token })).body.members.find((m: any) => m.user_id === bob.id);
+    expect(member).toMatchObject({ last_delivered_seq: 2, last_read_seq: 0 });
+    b.send({ type: 'typing', conversation_id: conv });
+    expect(await a.next((x) => x.type === 'typing', 'typing')).toEqual({ type: 'typing', conversation_id: conv, user_id: bob.id });
+    a.close();
+    b.close();
+  });
+
+  it('answers bad frames with errors and closes after too many (1008); pings get pongs', async () => {
+    const alice = await h.newUser();
+    const s = await h.connect(alice);
+    s.send({ type: 'ping', ref: 'p' });
+    expect(await s.next((x) => x.type === 'pong', 'pong')).toEqual({ type: 'pong', ref: 'p' });
+    s.send('not json');
+    expect(await s.next((x) => x.type === 'error', 'error')).toMatchObject({ code: 'BAD_REQUEST' });
+    s.send({ type: 'read', conversation_id: 'nope', seq: 1, ref: 'r' });
+    expect(await s.next((x) => x.type === 'error' && x.ref === 'r', 'error')).toMatchObject({ code: 'BAD_REQUEST' });
+    for (let i = 0; i < 12; i++) s.send({ type: 'dance' });
+    expect(await s.closed).toMatchObject({ code: 1008 });
+  });
+
+  it('closes the oldest socket when a user opens too many (4008)', async () => {
+    const alice = await h.newUser();
+    const first = await h.connect(alice);
+    await h.connect(alice);
+    await h.connect(alice);
+    expect(await first.closed).toMatchObject({ code: 4008 });
+  });
+
+  it('closes with 4001 when the session is revoked, and when the token expires', async () => {
+    const alice = await h.newUser();
+    const sid = crypto.randomUUID();
+    const token = await h.issuer.sign({ sub: alice.id, sid });
+    const s = await h.connect(token);
+    const redis = new Redis(TEST_REDIS_URL, { keyPrefix: h.platform.config.REDIS_KEY_PREFIX });
+    try {
+      await revokeSessions(redis, h.platform.config.REDIS_KEY_PREFIX, [{ sid, until: Date.now() + 900_000 }]);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await s.closed).toMatchObject({ code: 4001, reason: 'session ended' });
+
+    const now = Math.floor(Date.now() / 1000);
+    const short = await h.issuer.sign({ sub: alice.id, iat: now, nbf: now, exp: now + 2 });
+    const t = await h.connect(short);
+    expect(await t.closed).toMatchObject({ code: 4001, reason: 'token expired' });
+  });
+});
