@@ -1,4 +1,5 @@
 import { defineService, eventFilter } from '@nova/platform';
+import { messagingGrpc } from './api/grpc/messaging-service.js';
 import { routes } from './api/http/routes.js';
 import { wsGateway } from './api/ws/gateway.js';
 import { messagingConfig } from './config.js';
@@ -32,6 +33,7 @@ export const messagingService = defineService({
         await gateway.register(app);
         routes(ctx)(app);
       },
+      grpc: [messagingGrpc(ctx)],
       start: async () => {
         await ctx.fanout.start();
         gateway.start();

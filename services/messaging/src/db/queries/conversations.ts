@@ -184,3 +184,19 @@ export async function memberCounts(db: Q, conversationIds: readonly string[]): P
     .execute();
   return new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
 }
+
+/** Unread messages of a user across their conversations (after their read position and history floor). */
+export async function unreadSummary(db: Q, userId: string): Promise<{ messages: number; conversations: number }> {
+  const row = await db
+    .selectFrom('members as m')
+    .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+    .select([
+      sql<string>`COALESCE(SUM(GREATEST(c.last_seq - GREATEST(m.last_read_seq, m.visible_from_seq), 0)), 0)`.as('messages'),
+      sql<string>`COUNT(*) FILTER (WHERE c.last_seq > GREATEST(m.last_read_seq, m.visible_from_seq))`.as('conversations'),
+    ])
+    .where('m.user_id', '=', userId)
+    .where('m.left_at', 'is', null)
+    .where('c.deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return { messages: Number(row.messages), conversations: Number(row.conversations) };
+}
