@@ -20,6 +20,7 @@ const BENCHMARKS = {
   'user-follow': () => import('./user-follow.mjs'),
   'content-create-post': () => import('./content-create-post.mjs'),
   'content-get-post': () => import('./content-get-post.mjs'),
+  'messaging-fanout': () => import('./messaging-fanout.mjs'),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -4,7 +4,7 @@ import * as cq from '../db/queries/conversations.js';
 import * as mq from '../db/queries/messages.js';
 import { reactionsOf } from '../db/queries/reactions.js';
 import type { MessagingDb } from '../db/schema.js';
-import { acceptance, memberOf, notAccepting, type Membership } from './access.js';
+import { acceptance, conversationNotFound, memberOf, notAccepting, type Membership } from './access.js';
 import { e2eeNotSupported, type RequestMeta } from './conversations.js';
 import { messageView, type MessageView } from './views.js';
 
@@ -71,7 +71,8 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
     // The conversation row first (lock order), then the membership: a member removed meanwhile cannot send.
     const next = await cq.nextSeq(tx, convId);
     if (!next) throw new AppError('NOT_FOUND', 'conversation not found');
-    const { member } = await memberOf(tx, convId, me, true);
+    const member = await cq.findMember(tx, convId, me, true);
+    if (!member) throw conversationNotFound();
     let replyToId: string | null = null;
     if (input.reply_to_seq !== undefined) {
       const target = await mq.findBySeq(tx, convId, input.reply_to_seq);
@@ -101,7 +102,8 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
     if (!existing) throw new AppError('CONFLICT', 'a request with this client_id is still in progress');
     return { view: (await hydrate(ctx, ctx.db, [existing]))[0]!, created: false };
   }
-  const view = (await hydrate(ctx, ctx.db, [outcome.row]))[0]!;
+  // A new message has no reactions yet and its reply target is the seq asked for: no reads needed.
+  const view = messageView(ctx, outcome.row, { replyToSeq: input.reply_to_seq ?? null });
   await ctx.realtime.publish([me, ...outcome.recipients], { type: 'message', conversation_id: convId, message: view });
   return { view, created: true };
 }

@@ -11,14 +11,9 @@ export interface Realtime {
   publish(userIds: readonly string[], frame: Frame): Promise<void>;
 }
 
-interface Wire {
-  to: string[];
-  frame: Frame;
-}
-
 /**
  * Cross-instance delivery over Redis pub/sub: one channel per deployment (`<REDIS_KEY_PREFIX>messaging:deliver`,
- * ioredis does not prefix channels), carrying the recipients with each frame; every instance hands the
+ * ioredis does not prefix channels), carrying the recipients with each frame (`<JSON array of user ids>\n<frame JSON>`); every instance hands the
  * frame to its own sockets of those recipients. One PUBLISH per event whatever the group size.
  */
 export class RedisFanout implements Realtime {
@@ -48,23 +43,27 @@ export class RedisFanout implements Realtime {
 
   async publish(userIds: readonly string[], frame: Frame): Promise<void> {
     if (userIds.length === 0) return;
-    const wire: Wire = { to: [...userIds], frame };
+    // Recipients, a newline, then the frame as it goes to the sockets: receivers parse only the recipients.
+    const wire = `${JSON.stringify(userIds)}\n${JSON.stringify(frame)}`;
     try {
-      await this.opts.redis.publish(this.channel, JSON.stringify(wire));
+      await this.opts.redis.publish(this.channel, wire);
     } catch (err) {
       this.opts.logger.warn({ err: { message: (err as Error).message }, frame: frame.type }, 'messaging fan-out: publish failed (clients catch up by seq)');
     }
   }
 
   private onMessage(payload: string): void {
-    let wire: Wire;
+    const cut = payload.indexOf('\n');
+    let to: unknown;
     try {
-      wire = JSON.parse(payload) as Wire;
+      to = JSON.parse(payload.slice(0, cut));
     } catch {
+      to = undefined;
+    }
+    if (cut < 0 || !Array.isArray(to)) {
       this.opts.logger.warn('messaging fan-out: unreadable frame dropped');
       return;
     }
-    if (!Array.isArray(wire.to) || typeof wire.frame !== 'object' || wire.frame === null) return;
-    this.opts.hub.deliver(wire.to, JSON.stringify(wire.frame));
+    this.opts.hub.deliver(to as string[], payload.slice(cut + 1));
   }
 }
