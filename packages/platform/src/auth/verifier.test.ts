@@ -368,6 +368,9 @@ describe('revocation', () => {
     const late = await startVerifier();
     expect(await reason(late.verify(await issuer.sign({ sid })))).toBe('revoked');
     expect(late.revocations.size).toBeGreaterThanOrEqual(1);
+    // Long-lived connections ask about the session without verifying a token again.
+    expect(late.isSessionRevoked(sid)).toBe(true);
+    expect(late.isSessionRevoked(randomUUID())).toBe(false);
   });
 
   it('stores until + clock tolerance, keeps the later of two revocations and drops expired entries', async () => {

@@ -57,6 +57,11 @@ export interface AccessTokenVerifier {
    * for any invalid one, DEPENDENCY_UNAVAILABLE when auth's keys cannot be fetched.
    */
   verify(token: string, opts?: VerifyOptions): Promise<AuthIdentity>;
+  /**
+   * Whether a session has been revoked since: for long-lived connections (WebSockets) that verified a token
+   * once and must notice a logout, without re-verifying (or counting) the token again.
+   */
+  isSessionRevoked?(sessionId: string): boolean;
 }
 
 /** Where a refusal is logged (a request-scoped logger carries the request id). */
@@ -197,6 +202,10 @@ export class TokenVerifier implements AccessTokenVerifier {
       }
       throw err;
     }
+  }
+
+  isSessionRevoked(sessionId: string): boolean {
+    return this.revocations.isRevoked(sessionId, this.now());
   }
 
   private async check(token: string): Promise<AuthIdentity> {

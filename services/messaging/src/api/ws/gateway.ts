@@ -168,17 +168,23 @@ export function wsGateway(ctx: AppContext) {
     sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
   }
 
-  /** Closes sockets whose token expired or whose session was revoked (re-verified: cached, in memory). */
+  /** Closes sockets whose token expired or whose session was revoked (the verifier's in-memory revocation list). */
   async function sweepSessions(): Promise<void> {
     const now = Date.now();
+    const verifier = ctx.tokenVerifier;
     for (const st of [...states.values()]) {
       const { conn } = st;
       if (now >= conn.expiresAt.getTime()) {
         conn.ws.close(CLOSE.sessionEnded, 'token expired');
         continue;
       }
+      if (verifier.isSessionRevoked) {
+        if (verifier.isSessionRevoked(conn.sessionId)) conn.ws.close(CLOSE.sessionEnded, 'session ended');
+        continue;
+      }
+      // A verifier without a revocation list to ask: verify the token again.
       try {
-        await ctx.tokenVerifier.verify(conn.token);
+        await verifier.verify(conn.token);
       } catch (err) {
         if (err instanceof AppError && err.code === 'UNAUTHENTICATED') conn.ws.close(CLOSE.sessionEnded, 'session ended');
       }
