@@ -3,7 +3,7 @@ import { v } from '@nova/platform';
 /** The messaging service's own variables. */
 export const messagingConfig = {
   MESSAGING_ENCRYPTION_KEY: v.optionalString({ secret: true, minLength: 44, doc: 'base64 of 32 random bytes: encrypts message bodies at rest (AES-256-GCM; required outside development/test; `openssl rand -base64 32`). This is encryption at rest, not end-to-end encryption' }),
-  MESSAGING_ENCRYPTION_KEY_PREVIOUS: v.optionalString({ secret: true, minLength: 44, doc: 'the key before a rotation of MESSAGING_ENCRYPTION_KEY, still accepted for reading (and searching) until `nova messages reseal` has moved every body to the new key' }),
+  MESSAGING_ENCRYPTION_KEY_PREVIOUS: v.optionalString({ secret: true, minLength: 44, doc: 'the key before a rotation of MESSAGING_ENCRYPTION_KEY, still accepted for reading (and searching) while every replica re-seals old bodies under the new key in the background (docs/OPERATIONS.md)' }),
   MESSAGING_MAX_GROUP_MEMBERS: v.int({ default: 1_024, min: 2, max: 10_000, doc: 'most members of a group conversation' }),
   MESSAGING_EDIT_WINDOW_SECONDS: v.int({ default: 900, min: 0, doc: 'how long after sending a message its sender may edit it' }),
   MESSAGING_RECALL_WINDOW_SECONDS: v.int({ default: 86_400, min: 0, doc: 'how long after sending a message its sender may recall (delete for everyone) it; group owners and admins may remove any message at any time' }),
