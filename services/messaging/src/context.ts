@@ -5,6 +5,7 @@ import type { MessagingDb } from './db/schema.js';
 import { BodyCipher } from './domain/body-crypto.js';
 import { RedisFanout, type Realtime } from './realtime/fanout.js';
 import { Hub } from './realtime/hub.js';
+import { messagingMetrics, type MessagingMetrics } from './metrics.js';
 
 export type MessagingConfig = ConfigOf<typeof messagingConfig>;
 
@@ -24,6 +25,7 @@ export interface AppContext {
   /** Pushes frames to users' sockets on every instance. */
   realtime: Realtime;
   tokenVerifier: AccessTokenVerifier;
+  metrics: MessagingMetrics;
 }
 
 /** Where development keeps the key it generates when MESSAGING_ENCRYPTION_KEY is unset (git-ignored). */
@@ -33,8 +35,10 @@ export function createContext(deps: ServiceDeps<MessagingConfig>, overrides: Par
   const c = deps.config;
   const current = loadEncryptionKey({ configured: c.MESSAGING_ENCRYPTION_KEY, name: 'MESSAGING_ENCRYPTION_KEY', appEnv: deps.appEnv, logger: deps.logger, devKeyFile: DEV_KEY_FILE });
   const previous = c.MESSAGING_ENCRYPTION_KEY_PREVIOUS ? [decodeEncryptionKey(c.MESSAGING_ENCRYPTION_KEY_PREVIOUS, 'MESSAGING_ENCRYPTION_KEY_PREVIOUS')] : [];
-  const hub = new Hub({ maxBufferedBytes: c.MESSAGING_WS_MAX_BUFFERED_KIB * 1024, maxConnectionsPerUser: c.MESSAGING_WS_MAX_CONNECTIONS_PER_USER });
-  const fanout = new RedisFanout({ redis: deps.redis, hub, logger: deps.logger, keyPrefix: deps.platform.REDIS_KEY_PREFIX });
+  // The gauge reads the hub at scrape time, after both exist.
+  const metrics = messagingMetrics(deps.metrics, () => hub.size);
+  const hub = new Hub({ maxBufferedBytes: c.MESSAGING_WS_MAX_BUFFERED_KIB * 1024, maxConnectionsPerUser: c.MESSAGING_WS_MAX_CONNECTIONS_PER_USER, metrics });
+  const fanout = new RedisFanout({ redis: deps.redis, hub, logger: deps.logger, keyPrefix: deps.platform.REDIS_KEY_PREFIX, metrics });
   return {
     db: deps.db as Kysely<MessagingDb>,
     logger: deps.logger,
@@ -46,6 +50,7 @@ export function createContext(deps: ServiceDeps<MessagingConfig>, overrides: Par
     hub,
     realtime: fanout,
     tokenVerifier: deps.tokenVerifier,
+    metrics,
     fanout,
     ...overrides,
   };

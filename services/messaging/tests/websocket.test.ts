@@ -114,12 +114,19 @@ describe('WebSocket /ws (nova.v1)', () => {
     expect(await s.closed).toMatchObject({ code: 1008 });
   });
 
-  it('closes the oldest socket when a user opens too many (4008)', async () => {
+  it('closes the oldest socket when a user opens too many (4008); metrics count connections, closes, messages and frames', async () => {
     const alice = await h.newUser();
     const first = await h.connect(alice);
     await h.connect(alice);
     await h.connect(alice);
     expect(await first.closed).toMatchObject({ code: 4008 });
+    const bob = await h.newUser();
+    await send(alice, await open(alice, bob), 'counted');
+    const metrics = await (await fetch(`http://127.0.0.1:${h.platform.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^messaging_ws_closes_total\{code="4008"\} [1-9]/m);
+    expect(metrics).toMatch(/^messaging_ws_connections [1-9]/m);
+    expect(metrics).toMatch(/^messaging_messages_sent_total\{kind="direct"\} [1-9]/m);
+    expect(metrics).toMatch(/^messaging_ws_frames_sent_total [1-9]/m);
   });
 
   it('closes with 4001 when the session is revoked, and when the token expires', async () => {

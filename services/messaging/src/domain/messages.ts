@@ -104,6 +104,7 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
   }
   // A new message has no reactions yet and its reply target is the seq asked for: no reads needed.
   const view = messageView(ctx, outcome.row, { replyToSeq: input.reply_to_seq ?? null });
+  ctx.metrics.messagesSent.inc({ kind: pre.conversation.kind });
   await ctx.realtime.publish([me, ...outcome.recipients], { type: 'message', conversation_id: convId, message: view });
   return { view, created: true };
 }

@@ -1,4 +1,5 @@
 import type { Logger, Redis } from '@nova/platform';
+import type { MessagingMetrics } from '../metrics.js';
 import type { Frame, Hub } from './hub.js';
 
 /** What domain code uses to push frames to users' sockets, wherever they are connected. */
@@ -21,7 +22,7 @@ export class RedisFanout implements Realtime {
   private subscriber: Redis | undefined;
 
   constructor(
-    private readonly opts: { redis: Redis; hub: Hub; logger: Logger; keyPrefix: string },
+    private readonly opts: { redis: Redis; hub: Hub; logger: Logger; keyPrefix: string; metrics: Pick<MessagingMetrics, 'publishFailures'> },
   ) {
     this.channel = `${opts.keyPrefix}messaging:deliver`;
   }
@@ -48,6 +49,7 @@ export class RedisFanout implements Realtime {
     try {
       await this.opts.redis.publish(this.channel, wire);
     } catch (err) {
+      this.opts.metrics.publishFailures.inc();
       this.opts.logger.warn({ err: { message: (err as Error).message }, frame: frame.type }, 'messaging fan-out: publish failed (clients catch up by seq)');
     }
   }

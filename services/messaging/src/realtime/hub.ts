@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { MessagingMetrics } from '../metrics.js';
 
 /** A server → client frame of the `nova.v1` WebSocket protocol (see docs/API.md). */
 export interface Frame {
@@ -37,7 +38,7 @@ export const CLOSE = {
 export class Hub {
   private readonly byUser = new Map<string, Set<Connection>>();
 
-  constructor(private readonly opts: { maxBufferedBytes: number; maxConnectionsPerUser: number }) {}
+  constructor(private readonly opts: { maxBufferedBytes: number; maxConnectionsPerUser: number; metrics: Pick<MessagingMetrics, 'framesSent' | 'closes'> }) {}
 
   get size(): number {
     let n = 0;
@@ -53,8 +54,15 @@ export class Hub {
     while (set.size > this.opts.maxConnectionsPerUser) {
       const oldest = [...set].reduce((a, b) => (a.openedAt <= b.openedAt ? a : b));
       set.delete(oldest);
-      oldest.ws.close(CLOSE.tooManyConnections, 'too many connections');
+      this.close(oldest, CLOSE.tooManyConnections, 'too many connections');
     }
+  }
+
+  /** Closes a connection with one of the protocol's codes (counted in messaging_ws_closes_total). */
+  close(conn: Connection, code: number, reason: string): void {
+    if (conn.ws.readyState === conn.ws.CLOSED || conn.ws.readyState === conn.ws.CLOSING) return;
+    this.opts.metrics.closes.inc({ code: String(code) });
+    conn.ws.close(code, reason);
   }
 
   remove(conn: Connection): void {
@@ -77,6 +85,7 @@ export class Hub {
       if (!set) continue;
       for (const conn of set) if (this.send(conn, data)) sent++;
     }
+    this.opts.metrics.framesSent.inc(sent);
     return sent;
   }
 
@@ -84,7 +93,7 @@ export class Hub {
   send(conn: Connection, data: string): boolean {
     if (conn.ws.readyState !== conn.ws.OPEN) return false;
     if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) {
-      conn.ws.close(CLOSE.tryAgainLater, 'slow consumer');
+      this.close(conn, CLOSE.tryAgainLater, 'slow consumer');
       return false;
     }
     conn.ws.send(data);

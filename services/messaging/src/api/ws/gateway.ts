@@ -51,7 +51,9 @@ export function wsGateway(ctx: AppContext) {
   const states = new Map<WebSocket, State>();
   const timers: NodeJS.Timeout[] = [];
 
-  const sendFrame = (conn: Connection, frame: Frame) => ctx.hub.send(conn, JSON.stringify(frame));
+  const sendFrame = (conn: Connection, frame: Frame) => {
+    if (ctx.hub.send(conn, JSON.stringify(frame))) ctx.metrics.framesSent.inc();
+  };
 
   const fail = (st: State, ref: unknown, err: unknown) => {
     const e = toAppError(err);
@@ -62,7 +64,7 @@ export function wsGateway(ctx: AppContext) {
   const bad = (st: State, ref: unknown, message: string) => {
     st.badFrames++;
     sendFrame(st.conn, { type: 'error', ...(typeof ref === 'string' ? { ref } : {}), code: 'BAD_REQUEST', message });
-    if (st.badFrames > MAX_BAD_FRAMES) st.conn.ws.close(CLOSE.policy, 'too many invalid frames');
+    if (st.badFrames > MAX_BAD_FRAMES) ctx.hub.close(st.conn, CLOSE.policy, 'too many invalid frames');
   };
 
   const seqOf = (v: unknown, min: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : undefined);
@@ -175,18 +177,18 @@ export function wsGateway(ctx: AppContext) {
     for (const st of [...states.values()]) {
       const { conn } = st;
       if (now >= conn.expiresAt.getTime()) {
-        conn.ws.close(CLOSE.sessionEnded, 'token expired');
+        ctx.hub.close(conn, CLOSE.sessionEnded, 'token expired');
         continue;
       }
       if (verifier.isSessionRevoked) {
-        if (verifier.isSessionRevoked(conn.sessionId)) conn.ws.close(CLOSE.sessionEnded, 'session ended');
+        if (verifier.isSessionRevoked(conn.sessionId)) ctx.hub.close(conn, CLOSE.sessionEnded, 'session ended');
         continue;
       }
       // A verifier without a revocation list to ask: verify the token again.
       try {
         await verifier.verify(conn.token);
       } catch (err) {
-        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') conn.ws.close(CLOSE.sessionEnded, 'session ended');
+        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') ctx.hub.close(conn, CLOSE.sessionEnded, 'session ended');
       }
     }
   }
@@ -195,6 +197,7 @@ export function wsGateway(ctx: AppContext) {
     for (const st of states.values()) {
       const { conn } = st;
       if (!conn.alive) {
+        ctx.metrics.closes.inc({ code: 'no_pong' });
         conn.ws.terminate();
         continue;
       }
@@ -211,7 +214,7 @@ export function wsGateway(ctx: AppContext) {
           handleProtocols: (protocols: Set<string>) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
         },
         preClose(done) {
-          for (const st of states.values()) st.conn.ws.close(CLOSE.goingAway, 'server shutting down');
+          for (const st of states.values()) ctx.hub.close(st.conn, CLOSE.goingAway, 'server shutting down');
           app.websocketServer.close(() => done());
         },
       });
@@ -247,7 +250,7 @@ export function wsGateway(ctx: AppContext) {
     },
     async stop(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
-      for (const st of states.values()) st.conn.ws.close(CLOSE.goingAway, 'server shutting down');
+      for (const st of states.values()) ctx.hub.close(st.conn, CLOSE.goingAway, 'server shutting down');
       await acks.flush().catch((err: unknown) => ctx.logger.warn({ err }, 'delivery ack flush failed'));
     },
   };
