@@ -129,6 +129,28 @@ describe('WebSocket /ws (nova.v1)', () => {
     expect(metrics).toMatch(/^messaging_ws_frames_sent_total [1-9]/m);
   });
 
+  it('tells every client to resync when the fan-out subscription had to reconnect (frames may have been lost)', async () => {
+    const alice = await h.newUser();
+    const s = await h.connect(alice);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const name = `nova-messaging-fanout:${h.platform.config.REDIS_KEY_PREFIX}`;
+      // This environment's subscribers (one per instance): every instance then tells its own clients.
+      const lines = ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${name} `));
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) await redis.client('KILL', 'ID', l.match(/^id=(\d+)/)![1]!);
+    } finally {
+      redis.disconnect();
+    }
+    await s.next((x) => x.type === 'resync', 'resync');
+    // Delivery works again after the reconnect.
+    const bob = await h.newUser();
+    const conv = await open(bob, alice);
+    const sent = (await send(bob, conv, 'after the reconnect')).body;
+    await s.next((x) => x.type === 'message' && x.message.id === sent.id, 'the message');
+    s.close();
+  });
+
   it('closes with 4001 when the session is revoked, and when the token expires', async () => {
     const alice = await h.newUser();
     const sid = crypto.randomUUID();

@@ -143,7 +143,7 @@ export async function catchUp(ctx: AppContext, userId: string, conversationId: s
 }
 
 /** A visible message of a conversation the caller is in, locked when inside a transaction that changes it. */
-async function visibleMessage(db: DbOrTx<MessagingDb>, m: Membership, seq: number, lock: boolean): Promise<mq.MessageRow> {
+export async function visibleMessage(db: DbOrTx<MessagingDb>, m: Membership, seq: number, lock: boolean): Promise<mq.MessageRow> {
   const row = await mq.findBySeq(db, m.conversation.id, seq, lock);
   if (!row || Number(row.seq) <= Number(m.member.visible_from_seq)) throw new AppError('NOT_FOUND', 'message not found');
   return row;
@@ -193,4 +193,3 @@ export async function recallMessage(ctx: AppContext, caller: AuthIdentity, conve
   if (row) await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, row.conversation_id), { type: 'message_recalled', conversation_id: row.conversation_id, message_id: row.id, seq: Number(row.seq) });
 }
 
-export { visibleMessage };

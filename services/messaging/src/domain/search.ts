@@ -20,15 +20,9 @@ export async function searchMessages(ctx: AppContext, caller: AuthIdentity, quer
   if (ws.length === 0) throw new AppError('VALIDATION_FAILED', 'q needs at least one word', { details: { field: 'q' } });
   if (ws.length > MAX_QUERY_WORDS) throw new AppError('VALIDATION_FAILED', `q has at most ${MAX_QUERY_WORDS} words`, { details: { field: 'q' } });
   const before = decodePosition(opts.cursor);
-  let scopes: { conversationId: string; floor: number }[];
-  if (opts.conversationId !== undefined) {
-    const { conversation, member } = await memberOf(ctx.db, opts.conversationId, caller.userId);
-    scopes = [{ conversationId: conversation.id, floor: Number(member.visible_from_seq) }];
-  } else {
-    const rows = await ctx.db.selectFrom('members').select(['conversation_id', 'visible_from_seq']).where('user_id', '=', caller.userId).where('left_at', 'is', null).execute();
-    scopes = rows.map((r) => ({ conversationId: r.conversation_id, floor: Number(r.visible_from_seq) }));
-  }
-  const rows = await mq.search(ctx.db, scopes, ctx.cipher.queryTerms(query), opts.limit + 1, before);
+  // One conversation: its membership answers 404 for outsiders; all of them: the query joins the memberships.
+  const conversationId = opts.conversationId !== undefined ? (await memberOf(ctx.db, opts.conversationId, caller.userId)).conversation.id : undefined;
+  const rows = await mq.search(ctx.db, caller.userId, conversationId, ctx.cipher.queryTerms(query), opts.limit + 1, before);
   const page = rows.slice(0, opts.limit);
   const last = page.at(-1);
   return { items: page.map((r) => messageView(ctx, r)), next_cursor: rows.length > opts.limit && last ? encodePosition(last.position_at, last.id) : null };

@@ -2,6 +2,9 @@ import type { Logger, Redis } from '@nova/platform';
 import type { MessagingMetrics } from '../metrics.js';
 import type { Frame, Hub } from './hub.js';
 
+/** Tells clients that frames may have been lost: they should `resume`. */
+const RESYNC = JSON.stringify({ type: 'resync' });
+
 /** What domain code uses to push frames to users' sockets, wherever they are connected. */
 export interface Realtime {
   /**
@@ -28,9 +31,16 @@ export class RedisFanout implements Realtime {
   }
 
   async start(): Promise<void> {
-    const sub = this.opts.redis.duplicate({ lazyConnect: true, connectionName: 'nova-messaging-fanout' });
+    const sub = this.opts.redis.duplicate({ lazyConnect: true, connectionName: `nova-messaging-fanout:${this.opts.keyPrefix}`.replace(/[^\x21-\x7e]/g, '_') });
     sub.on('error', (err: Error) => this.opts.logger.warn({ err: { message: err.message } }, 'messaging fan-out subscriber: redis error'));
     sub.on('message', (_channel: string, payload: string) => this.onMessage(payload));
+    // Every 'ready' after the first is a reconnect: frames published meanwhile never arrived here, so every
+    // local client is told to resume.
+    let connected = false;
+    sub.on('ready', () => {
+      if (connected) this.opts.hub.broadcast(RESYNC);
+      connected = true;
+    });
     await sub.connect();
     await sub.subscribe(this.channel);
     this.subscriber = sub;

@@ -72,9 +72,9 @@ export class Hub {
     if (set.size === 0) this.byUser.delete(conn.userId);
   }
 
-  connections(): IterableIterator<Connection> {
-    const all = [...this.byUser.values()].flatMap((s) => [...s]);
-    return all.values();
+  /** Sends an already serialised frame to every connection on this instance. */
+  broadcast(data: string): void {
+    for (const set of this.byUser.values()) for (const conn of set) this.send(conn, data);
   }
 
   /** Sends an already serialised frame to every local connection of the given users. */

@@ -15,6 +15,8 @@ const BEARER_PREFIX = 'bearer.';
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Conversations one `resume` frame may name. */
 export const MAX_RESUME = 100;
+/** Client frames a connection may have waiting to be handled; one more closes it with 1008. */
+const MAX_QUEUED_FRAMES = 32;
 /** Unreadable or invalid frames a connection may send before it is closed with 1008. */
 const MAX_BAD_FRAMES = 10;
 /** A connection's typing frames for one conversation are passed on at most this often. */
@@ -69,6 +71,12 @@ export function wsGateway(ctx: AppContext) {
 
   const seqOf = (v: unknown, min: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : undefined);
 
+  /** Resolves once the socket's queue is under half the slow-consumer limit (or the socket is gone). */
+  async function drained(conn: Connection): Promise<void> {
+    const limit = (ctx.config.MESSAGING_WS_MAX_BUFFERED_KIB * 1024) / 2;
+    while (conn.ws.readyState === conn.ws.OPEN && conn.ws.bufferedAmount > limit) await new Promise((r) => setTimeout(r, 10));
+  }
+
   async function onFrame(st: State, raw: string): Promise<void> {
     let frame: Record<string, unknown>;
     try {
@@ -122,6 +130,9 @@ export function wsGateway(ctx: AppContext) {
             wanted.push({ id: o.conversation_id.toLowerCase(), after });
           }
           for (const w of wanted) {
+            // A long replay waits for the socket to drain instead of tripping the slow-consumer limit.
+            await drained(st.conn);
+            if (st.conn.ws.readyState !== st.conn.ws.OPEN) return;
             try {
               const r = await catchUp(ctx, userId, w.id, w.after, ctx.config.MESSAGING_WS_RESUME_MAX_MESSAGES);
               for (const message of r.items) sendFrame(st.conn, { type: 'message', conversation_id: r.conversationId, message });
@@ -146,18 +157,26 @@ export function wsGateway(ctx: AppContext) {
   function accept(ws: WebSocket, identity: AuthIdentity, token: string): void {
     const conn: Connection = { ws, userId: identity.userId, sessionId: identity.sessionId, token, expiresAt: identity.expiresAt, openedAt: Date.now(), alive: true };
     const st: State = { conn, typingAt: new Map(), badFrames: 0 };
+    // hello first: nothing the hub delivers may overtake it.
+    sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
     states.set(ws, st);
     ctx.hub.add(conn);
-    // Frames are handled one at a time per socket, in order.
+    // Frames are handled one at a time per socket, in order; a client may not queue more than a few.
     let chain = Promise.resolve();
+    let queued = 0;
     ws.on('message', (data, isBinary) => {
       conn.alive = true;
       if (isBinary) {
         bad(st, undefined, 'frames are text (JSON)');
         return;
       }
+      if (queued >= MAX_QUEUED_FRAMES) {
+        ctx.hub.close(conn, CLOSE.policy, 'too many frames in flight');
+        return;
+      }
+      queued++;
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      chain = chain.then(() => onFrame(st, text));
+      chain = chain.then(() => onFrame(st, text)).finally(() => queued--);
     });
     ws.on('pong', () => {
       conn.alive = true;
@@ -167,7 +186,6 @@ export function wsGateway(ctx: AppContext) {
       ctx.hub.remove(conn);
     });
     ws.on('error', (err) => ctx.logger.debug({ err: { message: err.message }, user_id: conn.userId }, 'websocket error'));
-    sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
   }
 
   /** Closes sockets whose token expired or whose session was revoked (the verifier's in-memory revocation list). */

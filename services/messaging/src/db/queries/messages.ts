@@ -65,25 +65,24 @@ export async function hasSent(db: Q, conversationId: string, senderId: string): 
 }
 
 /**
- * Live messages of the given conversations (each with the member's history floor) whose index holds every
- * term of one of `termSets` (one set per key that may have sealed a row), newest first, before `before`.
+ * Live messages the user may see (active memberships, after each one's history floor), optionally of one
+ * conversation, whose index holds every term of one of `termSets` (one set per key that may have sealed a
+ * row), newest first, before `before`.
  */
-export function search(db: Q, scopes: readonly { conversationId: string; floor: number }[], termSets: readonly { keyId: string; terms: string[] }[], limit: number, before?: { at: string; id: string }): Promise<(MessageRow & { position_at: string })[]> {
-  if (scopes.length === 0 || termSets.length === 0) return Promise.resolve([]);
-  const scope = sql.join(scopes.map((s) => sql`(m.conversation_id = ${s.conversationId}::uuid AND m.seq > ${s.floor})`), sql` OR `);
+export function search(db: Q, userId: string, conversationId: string | undefined, termSets: readonly { keyId: string; terms: string[] }[], limit: number, before?: { at: string; id: string }): Promise<(MessageRow & { position_at: string })[]> {
+  if (termSets.length === 0) return Promise.resolve([]);
   const match = sql.join(termSets.map((t) => sql`(m.body_key_id = ${t.keyId} AND m.search_terms @> ${t.terms}::text[])`), sql` OR `);
-  return db
+  let q = db
     .selectFrom('messages as m')
+    .innerJoin('members as mm', (j) => j.onRef('mm.conversation_id', '=', 'm.conversation_id').on('mm.user_id', '=', userId).on('mm.left_at', 'is', null))
     .selectAll('m')
     .select(sql<string>`to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_at'))
     .where('m.deleted_at', 'is', null)
-    .where(sql<boolean>`(${scope})`)
+    .whereRef('m.seq', '>', 'mm.visible_from_seq')
     .where(sql<boolean>`(${match})`)
-    .where(before ? sql<boolean>`(m.created_at, m.id) < (${before.at}::timestamptz, ${before.id}::uuid)` : sql<boolean>`true`)
-    .orderBy('m.created_at', 'desc')
-    .orderBy('m.id', 'desc')
-    .limit(limit)
-    .execute();
+    .where(before ? sql<boolean>`(m.created_at, m.id) < (${before.at}::timestamptz, ${before.id}::uuid)` : sql<boolean>`true`);
+  if (conversationId !== undefined) q = q.where('m.conversation_id', '=', conversationId);
+  return q.orderBy('m.created_at', 'desc').orderBy('m.id', 'desc').limit(limit).execute();
 }
 
 /** Up to `limit` live messages sealed with another key than `currentKeyId`, locked for re-sealing. */
