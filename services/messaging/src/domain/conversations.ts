@@ -59,7 +59,7 @@ export async function openDirect(ctx: AppContext, caller: AuthIdentity, otherId:
   const id = created?.id ?? (await cq.findDirect(ctx.db, key))?.id;
   if (!id) throw new AppError('CONFLICT', 'the conversation is being created; try again');
   const view = await viewFor(ctx, id, me);
-  if (created) await ctx.realtime.publish([other], { type: 'conversation_created', conversation_id: id });
+  if (created) await ctx.realtime.publish([me, other], { type: 'conversation_created', conversation_id: id });
   return { view, created: created !== undefined };
 }
 
@@ -91,7 +91,7 @@ export async function createGroup(ctx: AppContext, caller: AuthIdentity, input: 
     });
     return row;
   });
-  await ctx.realtime.publish(others, { type: 'conversation_created', conversation_id: conv.id });
+  await ctx.realtime.publish([me, ...others], { type: 'conversation_created', conversation_id: conv.id });
   return viewFor(ctx, conv.id, me);
 }
 
