@@ -5,6 +5,7 @@ import type { MessagingDb } from './db/schema.js';
 import { BodyCipher } from './domain/body-crypto.js';
 import { RedisFanout, type Realtime } from './realtime/fanout.js';
 import { Hub } from './realtime/hub.js';
+import { Presence } from './realtime/presence.js';
 import { messagingMetrics, type MessagingMetrics } from './metrics.js';
 
 export type MessagingConfig = ConfigOf<typeof messagingConfig>;
@@ -26,6 +27,8 @@ export interface AppContext {
   realtime: Realtime;
   tokenVerifier: AccessTokenVerifier;
   metrics: MessagingMetrics;
+  /** Who is connected (across instances) and when they were last active. */
+  presence: Presence;
 }
 
 /** Where development keeps the key it generates when MESSAGING_ENCRYPTION_KEY is unset (git-ignored). */
@@ -51,6 +54,7 @@ export function createContext(deps: ServiceDeps<MessagingConfig>, overrides: Par
     realtime: fanout,
     tokenVerifier: deps.tokenVerifier,
     metrics,
+    presence: new Presence({ redis: deps.redis, logger: deps.logger, ttlMs: c.MESSAGING_WS_HEARTBEAT_SECONDS * 2_000 }),
     fanout,
     ...overrides,
   };

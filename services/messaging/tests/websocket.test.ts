@@ -101,6 +101,28 @@ describe('WebSocket /ws (nova.v1)', () => {
     b.close();
   });
 
+  it('presence: online while a socket is open, last active after; hidden by show_activity_status, both ways', async () => {
+    const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
+    const g = (await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'group', title: 'p', member_ids: [bob.id, carol.id] } })).body.id;
+    const presence = async (u: TestUser) => {
+      const res = await h.api('GET', `/api/v1/conversations/${g}/presence`, { token: u.token });
+      expect(res.status).toBe(200);
+      return Object.fromEntries(res.body.items.map((i: any) => [i.user_id, i]));
+    };
+    expect(await presence(alice)).toEqual({ [bob.id]: { user_id: bob.id, online: false, last_active_at: null }, [carol.id]: { user_id: carol.id, online: false, last_active_at: null } });
+    const b = await h.connect(bob);
+    await expect.poll(async () => (await presence(alice))[bob.id].online).toBe(true);
+    b.close();
+    await expect.poll(async () => (await presence(alice))[bob.id].online).toBe(false);
+    expect((await presence(alice))[bob.id].last_active_at).not.toBeNull();
+
+    await h.settings(bob, { privacy: { show_activity_status: false } });
+    expect((await presence(alice))[bob.id]).toEqual({ user_id: bob.id, online: null, last_active_at: null });
+    // Bob hides his own status: he sees nobody's either.
+    expect((await presence(bob))[carol.id]).toEqual({ user_id: carol.id, online: null, last_active_at: null });
+    expect((await h.api('GET', `/api/v1/conversations/${g}/presence`, { token: (await h.newUser()).token })).status).toBe(404);
+  });
+
   it('answers bad frames with errors and closes after too many (1008); pings get pongs', async () => {
     const alice = await h.newUser();
     const s = await h.connect(alice);

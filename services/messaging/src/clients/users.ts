@@ -10,6 +10,7 @@ export type WhoCanMessage = 'everyone' | 'followers' | 'nobody';
 export interface MessagingSettings {
   whoCanMessage: WhoCanMessage;
   readReceipts: boolean;
+  showActivityStatus: boolean;
 }
 
 /**
@@ -37,7 +38,7 @@ export function grpcUsers(grpc: GrpcClients): Users {
       const c = client();
       for (const part of chunks([...new Set(ids)])) {
         const res = await c.call(c.stub.getMessagingSettings, { user_ids: part });
-        for (const s of res.settings) out.set(s.user_id, { whoCanMessage: s.who_can_message as WhoCanMessage, readReceipts: s.read_receipts });
+        for (const s of res.settings) out.set(s.user_id, { whoCanMessage: s.who_can_message as WhoCanMessage, readReceipts: s.read_receipts, showActivityStatus: s.show_activity_status });
       }
       return out;
     },

@@ -58,6 +58,16 @@ export class Hub {
     }
   }
 
+  /** Whether the user has a connection on this instance. */
+  has(userId: string): boolean {
+    return this.byUser.has(userId);
+  }
+
+  /** Users with a connection on this instance. */
+  userIds(): string[] {
+    return [...this.byUser.keys()];
+  }
+
   /** Closes a connection with one of the protocol's codes (counted in messaging_ws_closes_total). */
   close(conn: Connection, code: number, reason: string): void {
     if (conn.ws.readyState === conn.ws.CLOSED || conn.ws.readyState === conn.ws.CLOSING) return;

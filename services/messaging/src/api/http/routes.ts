@@ -2,6 +2,7 @@ import type { HttpApp } from '@nova/platform';
 import type { AppContext } from '../../context.js';
 import { conversationRoutes } from './conversations/conversations.js';
 import { messageRoutes } from './messages/messages.js';
+import { presenceRoutes } from './presence/presence.js';
 import { reactionRoutes } from './reactions/reactions.js';
 import { receiptRoutes } from './receipts/read.js';
 import { searchRoutes } from './search/search.js';
@@ -9,6 +10,6 @@ import { searchRoutes } from './search/search.js';
 /** Every HTTP route of the messaging service. Add a route module to the list to register it. */
 export function routes(ctx: AppContext) {
   return (app: HttpApp) => {
-    for (const route of [conversationRoutes, messageRoutes, reactionRoutes, receiptRoutes, searchRoutes]) route(app, ctx);
+    for (const route of [conversationRoutes, messageRoutes, reactionRoutes, receiptRoutes, searchRoutes, presenceRoutes]) route(app, ctx);
   };
 }

@@ -161,6 +161,7 @@ export function wsGateway(ctx: AppContext) {
     sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
     states.set(ws, st);
     ctx.hub.add(conn);
+    void ctx.presence.here([conn.userId]);
     // Frames are handled one at a time per socket, in order; a client may not queue more than a few.
     let chain = Promise.resolve();
     let queued = 0;
@@ -184,6 +185,7 @@ export function wsGateway(ctx: AppContext) {
     ws.on('close', () => {
       states.delete(ws);
       ctx.hub.remove(conn);
+      if (!ctx.hub.has(conn.userId)) void ctx.presence.gone(conn.userId);
     });
     ws.on('error', (err) => ctx.logger.debug({ err: { message: err.message }, user_id: conn.userId }, 'websocket error'));
   }
@@ -212,6 +214,7 @@ export function wsGateway(ctx: AppContext) {
   }
 
   function heartbeat(): void {
+    void ctx.presence.here(ctx.hub.userIds());
     for (const st of states.values()) {
       const { conn } = st;
       if (!conn.alive) {
