@@ -122,6 +122,24 @@ describe('conversations', () => {
     expect((await h.api('DELETE', `/api/v1/conversations/${d.id}/members/${a.id}`, { token: a.token })).status).toBe(400);
   });
 
+  it('roles: the owner makes admins, who may manage members and recall any message; handing over ownership', async () => {
+    const [owner, a, b, c] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
+    const g = (await group(owner, [a, b])).body.id;
+    const role = (by: TestUser, who: TestUser, r: string) => h.api('PATCH', `/api/v1/conversations/${g}/members/${who.id}`, { token: by.token, body: { role: r } });
+    expect((await role(a, b, 'admin')).status).toBe(403);
+    expect((await role(owner, a, 'admin')).status).toBe(204);
+    expect((await role(owner, owner, 'member')).status).toBe(400);
+    expect((await role(owner, c, 'admin')).status).toBe(404);
+    await h.api('POST', `/api/v1/conversations/${g}/messages`, { token: b.token, body: { text: 'spam' } });
+    expect((await h.api('DELETE', `/api/v1/conversations/${g}/messages/1`, { token: a.token })).status).toBe(204);
+    expect((await h.api('POST', `/api/v1/conversations/${g}/members`, { token: a.token, body: { user_ids: [c.id] } })).body).toEqual({ added: [c.id] });
+    expect((await h.api('DELETE', `/api/v1/conversations/${g}/members/${owner.id}`, { token: a.token })).status).toBe(403);
+    expect((await role(owner, b, 'owner')).status).toBe(204);
+    const roles = Object.fromEntries((await h.api('GET', `/api/v1/conversations/${g}`, { token: c.token })).body.members.map((m: any) => [m.user_id, m.role]));
+    expect(roles).toEqual({ [owner.id]: 'admin', [a.id]: 'admin', [b.id]: 'owner', [c.id]: 'member' });
+    expect((await h.outboxEvents('MemberRoleChanged')).filter((e) => e.data.conversation_id === g).map((e) => e.data.role)).toEqual(['admin', 'owner']);
+  });
+
   it('lists the inbox by latest activity with unread counts, page by page without gaps or repeats', async () => {
     const me = await h.newUser();
     const others = [await h.newUser(), await h.newUser(), await h.newUser()];

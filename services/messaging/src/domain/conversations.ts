@@ -235,3 +235,27 @@ export async function removeMember(ctx: AppContext, caller: AuthIdentity, id: st
   });
   await ctx.realtime.publish([...(await cq.activeMemberIds(ctx.db, convId)), target], { type: 'member_left', conversation_id: convId, user_id: target, by: caller.userId });
 }
+
+/**
+ * Changes a group member's role (owner only): `admin` or `member`, or `owner` to hand the group over (the
+ * previous owner becomes an admin). Emits MemberRoleChanged; members get a `member_role_changed` frame.
+ */
+export async function setMemberRole(ctx: AppContext, caller: AuthIdentity, id: string, userId: string, role: MemberRole, meta: RequestMeta): Promise<void> {
+  const target = userId.toLowerCase();
+  const pre = await memberOf(ctx.db, id, caller.userId);
+  const changed = await ctx.db.transaction().execute(async (tx) => {
+    await cq.lockConversation(tx, pre.conversation.id);
+    const { conversation, member } = await memberOf(tx, id, caller.userId, true);
+    if (conversation.kind !== 'group') throw new AppError('VALIDATION_FAILED', 'only a group has roles');
+    if (member.role !== 'owner') throw new AppError('FORBIDDEN', "only the group's owner can change roles");
+    if (target === caller.userId) throw new AppError('VALIDATION_FAILED', 'hand the group to someone else to change your own role', { details: { field: 'userId' } });
+    const subject = await cq.findMember(tx, conversation.id, target);
+    if (!subject) throw new AppError('NOT_FOUND', 'not a member of this conversation', { details: { field: 'userId' } });
+    if (subject.role === role) return false;
+    await cq.setRole(tx, conversation.id, target, role);
+    if (role === 'owner') await cq.setRole(tx, conversation.id, caller.userId, 'admin');
+    await ctx.outbox.add(tx, { aggregate: 'conversation', action: 'member_role_changed', type: 'MemberRoleChanged', entityId: conversation.id, data: { conversation_id: conversation.id, user_id: target, role, by: caller.userId }, correlationId: meta.correlationId ?? null });
+    return true;
+  });
+  if (changed) await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, pre.conversation.id), { type: 'member_role_changed', conversation_id: pre.conversation.id, user_id: target, role, by: caller.userId });
+}

@@ -1,8 +1,8 @@
 import { AppError, Type, type HttpApp } from '@nova/platform';
 import type { AppContext } from '../../../context.js';
-import { addMembers, createGroup, getConversation, listConversations, MAX_TITLE, openDirect, removeMember, renameGroup } from '../../../domain/conversations.js';
+import { addMembers, createGroup, getConversation, listConversations, MAX_TITLE, openDirect, removeMember, renameGroup, setMemberRole } from '../../../domain/conversations.js';
 import { identity, requestMeta } from '../request.js';
-import { bearer, ConversationParams, ConversationSchema, ErrorBody, InboxItem, MemberSchema, Mode, NextCursor, PageQuery, Uuid } from '../schemas.js';
+import { bearer, ConversationParams, ConversationSchema, ErrorBody, InboxItem, MemberSchema, Mode, NextCursor, PageQuery, Role, Uuid } from '../schemas.js';
 
 const CreateBody = Type.Object(
   {
@@ -126,6 +126,25 @@ export function conversationRoutes(app: HttpApp, ctx: AppContext): void {
     },
     async (req, reply) => {
       await removeMember(ctx, identity(req), req.params.id, req.params.userId, requestMeta(req));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.patch(
+    '/api/v1/conversations/:id/members/:userId',
+    {
+      config: { auth: 'required' },
+      schema: {
+        summary: "Change a group member's role",
+        description: "The owner only: `admin` (may rename, add and remove members, recall any message) or `member`; `owner` hands the group over and makes the caller an admin. 204 also when nothing changed.",
+        security: bearer,
+        params: Type.Object({ id: Uuid, userId: Uuid }, { additionalProperties: false }),
+        body: Type.Object({ role: Role }, { additionalProperties: false }),
+        response: { 204: Type.Null(), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      await setMemberRole(ctx, identity(req), req.params.id, req.params.userId, req.body.role, requestMeta(req));
       return reply.code(204).send(null);
     },
   );
