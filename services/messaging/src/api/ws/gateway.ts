@@ -24,6 +24,8 @@ const TYPING_INTERVAL_MS = 3_000;
 /** How often sockets are checked for an expired or revoked session. */
 const SESSION_SWEEP_MS = 1_000;
 const ACK_FLUSH_MS = 1_000;
+/** How long a `resume` waits for a socket's queue to drain before giving up on the client. */
+const DRAIN_TIMEOUT_MS = 30_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -71,10 +73,20 @@ export function wsGateway(ctx: AppContext) {
 
   const seqOf = (v: unknown, min: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : undefined);
 
-  /** Resolves once the socket's queue is under half the slow-consumer limit (or the socket is gone). */
+  /**
+   * Resolves once the socket's queue is under half the slow-consumer limit (or the socket is gone); a
+   * client that reads nothing for DRAIN_TIMEOUT_MS is closed as a slow consumer.
+   */
   async function drained(conn: Connection): Promise<void> {
     const limit = (ctx.config.MESSAGING_WS_MAX_BUFFERED_KIB * 1024) / 2;
-    while (conn.ws.readyState === conn.ws.OPEN && conn.ws.bufferedAmount > limit) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while (conn.ws.readyState === conn.ws.OPEN && conn.ws.bufferedAmount > limit) {
+      if (Date.now() > deadline) {
+        ctx.hub.close(conn, CLOSE.tryAgainLater, 'slow consumer');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   async function onFrame(st: State, raw: string): Promise<void> {
