@@ -173,6 +173,17 @@ describe('messages', () => {
     expect((await h.api('GET', `/api/v1/conversations/${conv}`, { token: bob.token })).body.members.find((m: any) => m.user_id === bob.id).last_read_seq).toBe(3);
   });
 
+  it('an e2ee conversation (made outside this API until E2EE lands) refuses messages with 501, not silently', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    await h.db.updateTable('conversations').set({ mode: 'e2ee' }).where('id', '=', conv).execute();
+    const res = await send(alice, conv, { text: 'plain text into an e2ee conversation' });
+    expect(res.status).toBe(501);
+    expect(res.body.error.code).toBe('NOT_IMPLEMENTED');
+    expect(await h.db.selectFrom('messages').select('id').where('conversation_id', '=', conv).execute()).toEqual([]);
+    expect((await h.api('GET', `/api/v1/conversations/${conv}`, { token: bob.token })).body.mode).toBe('e2ee');
+  });
+
   it('a block stops a direct conversation both ways; a setting change stops new writers but not a conversation the recipient took part in', async () => {
     const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
     const ab = await open(alice, bob);
@@ -221,6 +232,20 @@ describe('message key rotation', () => {
         expect(((await search.json()) as any).items).toHaveLength(2);
       } finally {
         await second.stop();
+      }
+      // Started with a key that sealed nothing: reading fails loudly, and the answer leaks nothing.
+      const third = await runServices({
+        services: [messagingService, userService],
+        env: first.env.env({ AUTH_JWKS_URL: first.issuer.jwksUrl, GRPC_ADDR_AUTH: '127.0.0.1:9', MESSAGING_ENCRYPTION_KEY: Buffer.alloc(32, 11).toString('base64') }),
+      });
+      try {
+        const res = await fetch(`http://127.0.0.1:${third.httpPort}/api/v1/conversations/${conv}/messages`, { headers: { authorization: `Bearer ${bob.token}` } });
+        expect(res.status).toBe(500);
+        const body = (await res.json()) as any;
+        expect(body.error).toMatchObject({ code: 'INTERNAL', message: 'internal error' });
+        expect(JSON.stringify(body)).not.toMatch(/key|sealed|secret/i);
+      } finally {
+        await third.stop();
       }
     } finally {
       await first.stop();
