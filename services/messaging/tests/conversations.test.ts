@@ -12,13 +12,13 @@ describe('conversations', () => {
   });
 
   const direct = (a: TestUser, b: TestUser | string) => h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'direct', user_id: typeof b === 'string' ? b : b.id } });
-  const group = (a: TestUser, members: TestUser[], title = 'Friends') => h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'group', title, member_ids: members.map((m) => m.id) } });
+  const group = (a: TestUser, members: TestUser[], name = 'Friends') => h.api('POST', '/api/v1/conversations', { token: a.token, body: { type: 'group', name, member_ids: members.map((m) => m.id) } });
 
   it('opens one direct conversation per pair: 201 the first time, 200 with the same conversation from either side', async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];
     const first = await direct(alice, bob);
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ kind: 'direct', mode: 'standard', title: null, created_by: alice.id, role: 'member', last_seq: 0, unread_count: 0 });
+    expect(first.body).toMatchObject({ kind: 'direct', mode: 'standard', name: null, avatar_media_id: null, status: 'active', muted: false, archived: false, created_by: alice.id, role: 'member', last_seq: 0, unread_count: 0 });
     const again = await direct(bob, alice);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
@@ -38,7 +38,7 @@ describe('conversations', () => {
     const unknown = await direct(alice, newId());
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('NOT_FOUND');
-    expect((await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: newId(), title: 'x' } })).status).toBe(400);
+    expect((await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: newId(), name: 'x' } })).status).toBe(400);
     const bob = await h.newUser();
     const e2ee = await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: bob.id, mode: 'e2ee' } });
     expect(e2ee.status).toBe(501);
@@ -47,25 +47,35 @@ describe('conversations', () => {
     expect((await h.api('GET', '/api/v1/conversations')).status).toBe(401);
   });
 
-  it("honours blocks and the recipient's who_can_message setting, with one indistinguishable refusal", async () => {
-    const [alice, bob, carol, dave] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
+  it("blocks forbid a direct conversation both ways; the recipient's who_can_message setting (nobody / followers) turns it into a message request", async () => {
+    const [alice, bob, carol, dave, erin] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
     await h.block(bob, alice);
     const blocked = await direct(alice, bob);
     expect(blocked.status).toBe(403);
     expect((await direct(bob, alice)).status).toBe(403);
+    expect(await h.db.selectFrom('conversations').select('id').where('direct_key', 'in', [[alice.id, bob.id].sort().join(':')]).execute()).toEqual([]);
 
     await h.settings(carol, { who_can_message: 'nobody' });
     const nobody = await direct(alice, carol);
-    expect(nobody.status).toBe(403);
-    expect(nobody.body.error.message).toBe(blocked.body.error.message);
+    expect(nobody.status).toBe(201);
+    const carolSide = async () => (await h.db.selectFrom('members').select('status').where('conversation_id', '=', nobody.body.id).where('user_id', '=', carol.id).executeTakeFirstOrThrow()).status;
+    expect(await carolSide()).toBe('request');
 
     await h.settings(dave, { who_can_message: 'followers' });
-    expect((await direct(alice, dave)).status).toBe(403);
-    // dave following alice does not help: only dave's followers may write to dave.
-    await h.follow(dave, alice);
-    expect((await direct(alice, dave)).status).toBe(403);
-    await h.follow(alice, dave);
-    expect((await direct(alice, dave)).status).toBe(201);
+    const req = await direct(alice, dave);
+    expect(req.status).toBe(201);
+    expect((await h.db.selectFrom('members').select('status').where('conversation_id', '=', req.body.id).where('user_id', '=', dave.id).executeTakeFirstOrThrow()).status).toBe('request');
+    // dave following alice does not make alice one of dave's followers; alice following dave does.
+    await h.settings(erin, { who_can_message: 'followers' });
+    await h.follow(erin, alice);
+    const stillRequest = await direct(alice, erin);
+    expect((await h.db.selectFrom('members').select('status').where('conversation_id', '=', stillRequest.body.id).where('user_id', '=', erin.id).executeTakeFirstOrThrow()).status).toBe('request');
+    const frank = await h.newUser();
+    await h.settings(frank, { who_can_message: 'followers' });
+    await h.follow(alice, frank);
+    const normal = await direct(alice, frank);
+    expect(normal.status).toBe(201);
+    expect((await h.db.selectFrom('members').select('status').where('conversation_id', '=', normal.body.id).where('user_id', '=', frank.id).executeTakeFirstOrThrow()).status).toBe('active');
   });
 
   it('creates a group with the caller as owner; every member must accept; the size is capped', async () => {
@@ -77,7 +87,7 @@ describe('conversations', () => {
     expect((await group(owner, [a, b, d, c])).status).toBe(400);
     const made = await group(owner, [a, b]);
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ kind: 'group', title: 'Friends', role: 'owner' });
+    expect(made.body).toMatchObject({ kind: 'group', name: 'Friends', role: 'owner' });
     const seen = await h.api('GET', `/api/v1/conversations/${made.body.id}`, { token: a.token });
     expect(seen.status).toBe(200);
     expect(seen.body.role).toBe('member');
@@ -91,9 +101,10 @@ describe('conversations', () => {
   it('renames, adds and removes members with the right roles; a new member does not see earlier history; ownership passes on', async () => {
     const [owner, a, b, c] = [await h.newUser(), await h.newUser(), await h.newUser(), await h.newUser()];
     const g = (await group(owner, [a])).body;
-    expect((await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: a.token, body: { title: 'Mine' } })).status).toBe(403);
-    const renamed = await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: owner.token, body: { title: '  Book club ' } });
-    expect(renamed.body.title).toBe('Book club');
+    expect((await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: a.token, body: { name: 'Mine' } })).status).toBe(403);
+    const avatar = newId();
+    const renamed = await h.api('PATCH', `/api/v1/conversations/${g.id}`, { token: owner.token, body: { name: '  Book club ', avatar_media_id: avatar } });
+    expect(renamed.body).toMatchObject({ name: 'Book club', avatar_media_id: avatar });
 
     expect((await h.api('POST', `/api/v1/conversations/${g.id}/messages`, { token: owner.token, body: { text: 'before b joined' } })).status).toBe(201);
     expect((await h.api('POST', `/api/v1/conversations/${g.id}/members`, { token: a.token, body: { user_ids: [b.id] } })).status).toBe(403);

@@ -9,12 +9,18 @@ export type ConversationKind = 'direct' | 'group';
 /** `standard`: bodies encrypted at rest by the server; `e2ee`: device envelopes (issue 8, not accepted yet). */
 export type ConversationMode = 'standard' | 'e2ee';
 export type MemberRole = 'owner' | 'admin' | 'member';
+/** `request`: a direct conversation the member has not accepted (yet); `declined`: a request they deleted. */
+export type MemberStatus = 'active' | 'request' | 'declined';
+export type MessageKind = 'user' | 'system';
 
 export interface ConversationsTable {
   id: string;
   kind: ConversationKind;
   mode: ColumnType<ConversationMode, ConversationMode | undefined, ConversationMode>;
-  title: string | null;
+  /** A group's name; null for direct conversations. */
+  name: string | null;
+  /** A group's avatar (a media id); null for direct conversations. */
+  avatar_media_id: string | null;
   /** `<smaller id>:<larger id>` of a direct conversation (one per pair); null for groups. */
   direct_key: string | null;
   created_by: string;
@@ -40,19 +46,29 @@ export interface MembersTable {
   added_by: string | null;
   left_at: NullableTimestamp;
   left_by: string | null;
+  status: ColumnType<MemberStatus, MemberStatus | undefined, MemberStatus>;
+  muted: ColumnType<boolean, boolean | undefined, boolean>;
+  archived: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface MessagesTable {
   id: string;
   conversation_id: string;
   seq: Seq;
-  sender_id: string;
+  kind: ColumnType<MessageKind, MessageKind | undefined, MessageKind>;
+  /** Null for system messages. */
+  sender_id: string | null;
+  /** The service (its mTLS identity) that sent a system message. */
+  system_sender: string | null;
+  media_ids: ColumnType<string[], string[] | undefined, string[]>;
   /** SecretBox v1 value (AES-256-GCM, AAD = the message id); null once recalled. */
   body_sealed: string | null;
   /** Id of the key that sealed the body (rotation: rows with an old id are re-sealed). */
   body_key_id: string | null;
   /** Blind index: HMAC of each normalised word under a subkey of body_key_id. */
   search_terms: ColumnType<string[], string[] | undefined, string[]>;
+  /** Generated: array_to_tsvector(search_terms), GIN-indexed; queried with tsquery. */
+  search_vector: ColumnType<string, never, never>;
   client_id: string | null;
   reply_to_id: string | null;
   created_at: Timestamp;
@@ -68,9 +84,35 @@ export interface ReactionsTable {
   created_at: Timestamp;
 }
 
+/** A version of a message that an edit replaced (sealed like bodies, AAD = the edit's id). */
+export interface MessageEditsTable {
+  id: string;
+  message_id: string;
+  body_sealed: string | null;
+  body_key_id: string | null;
+  media_ids: ColumnType<string[], string[] | undefined, string[]>;
+  /** When this version was written (the message's creation, or the edit before). */
+  written_at: ColumnType<Date, Date | string, Date | string>;
+  replaced_at: Timestamp;
+}
+
+export interface HiddenMessagesTable {
+  user_id: string;
+  message_id: string;
+  hidden_at: Timestamp;
+}
+
+export interface DeletedAccountsTable {
+  user_id: string;
+  deleted_at: Timestamp;
+}
+
 export interface MessagingDb {
   conversations: ConversationsTable;
   members: MembersTable;
   messages: MessagesTable;
   reactions: ReactionsTable;
+  message_edits: MessageEditsTable;
+  hidden_messages: HiddenMessagesTable;
+  deleted_accounts: DeletedAccountsTable;
 }

@@ -3,9 +3,10 @@ import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/conversations.js';
 import type { ConversationMode, MemberRole } from '../db/schema.js';
 import { acceptance, memberOf, notAccepting } from './access.js';
-import { conversationView, type ConversationView } from './views.js';
+import * as mq from '../db/queries/messages.js';
+import { conversationView, messageView, type ConversationView, type MessageView } from './views.js';
 
-export const MAX_TITLE = 100;
+export const MAX_NAME = 100;
 
 export interface RequestMeta {
   correlationId?: string | null;
@@ -24,33 +25,43 @@ export function e2eeNotSupported(): AppError {
 const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
 /**
- * The direct conversation of the caller and `otherId`: the existing one (`created: false`), or a new one
- * when the other user accepts messages from the caller (no block either way, their who_can_message
- * allows it). ConversationCreated goes out in the same transaction.
+ * The direct conversation of the caller and `otherId`: the existing one (`created: false`), or a new one.
+ * A block either way forbids it (403). When the other user's who_can_message setting admits the caller,
+ * both are active members; otherwise it is made as a message request: the other user's membership is
+ * `request` (listed under GET /conversations/requests, no normal frames or notifications) until they
+ * accept or delete it. ConversationCreated goes out in the same transaction.
  */
 export async function openDirect(ctx: AppContext, caller: AuthIdentity, otherId: string, mode: ConversationMode, meta: RequestMeta): Promise<{ view: ConversationView; created: boolean }> {
   const me = caller.userId;
   const other = otherId.toLowerCase();
   if (other === me) throw new AppError('VALIDATION_FAILED', 'a direct conversation needs another user', { details: { field: 'user_id' } });
   if (mode === 'e2ee') throw e2eeNotSupported();
+  const { accepting, missing, blocked } = await acceptance(ctx, me, [other]);
+  if (missing.length > 0) throw new AppError('NOT_FOUND', 'user not found', { details: { field: 'user_id' } });
+  if (blocked.has(other)) throw notAccepting();
   const key = directKey(me, other);
   const existing = await cq.findDirect(ctx.db, key);
-  if (existing) return { view: await viewFor(ctx, existing.id, me), created: false };
-
-  const { accepting, missing } = await acceptance(ctx, me, [other]);
-  if (missing.length > 0) throw new AppError('NOT_FOUND', 'user not found', { details: { field: 'user_id' } });
-  if (!accepting.has(other)) throw notAccepting();
+  if (existing) {
+    const mine = await cq.findMember(ctx.db, existing.id, me);
+    // The caller deleted a request from this user and now writes to them: that is accepting it.
+    if (mine?.status === 'declined') await cq.setStatus(ctx.db, existing.id, me, 'active');
+    if (mine) return { view: await viewFor(ctx, existing.id, me), created: false };
+  }
+  const request = !accepting.has(other);
 
   const created = await ctx.db.transaction().execute(async (tx) => {
     const conv = await cq.insertConversation(tx, { id: newId(), kind: 'direct', mode, direct_key: key, created_by: me });
     if (!conv) return undefined;
-    await cq.upsertMembers(tx, [me, other].map((user_id) => ({ conversation_id: conv.id, user_id, role: 'member' as const, added_by: me })));
+    await cq.upsertMembers(tx, [
+      { conversation_id: conv.id, user_id: me, role: 'member' as const, added_by: me },
+      { conversation_id: conv.id, user_id: other, role: 'member' as const, added_by: me, status: request ? ('request' as const) : ('active' as const) },
+    ]);
     await ctx.outbox.add(tx, {
       aggregate: 'conversation',
       action: 'created',
       type: 'ConversationCreated',
       entityId: conv.id,
-      data: { conversation_id: conv.id, kind: 'direct', mode, created_by: me, member_ids: [me, other] },
+      data: { conversation_id: conv.id, kind: 'direct', mode, created_by: me, member_ids: [me, other], request },
       correlationId: meta.correlationId ?? null,
     });
     return conv;
@@ -59,15 +70,64 @@ export async function openDirect(ctx: AppContext, caller: AuthIdentity, otherId:
   const id = created?.id ?? (await cq.findDirect(ctx.db, key))?.id;
   if (!id) throw new AppError('CONFLICT', 'the conversation is being created; try again');
   const view = await viewFor(ctx, id, me);
-  if (created) await ctx.realtime.publish([me, other], { type: 'conversation_created', conversation_id: id });
+  // A request reaches the recipient with its first message (`message_request`), not as a new conversation.
+  if (created) await ctx.realtime.publish(request ? [me] : [me, other], { type: 'conversation_created', conversation_id: id });
   return { view, created: created !== undefined };
 }
 
+/** The caller's pending message requests, most recent activity first. */
+export async function listRequests(ctx: AppContext, caller: AuthIdentity, limit: number, cursor: string | undefined): Promise<Page<InboxItem>> {
+  return inbox(ctx, caller, limit, cursor, { requests: true });
+}
+
+/** Accepts a message request: the conversation becomes a normal one for the caller; the sender gets `request_accepted`. */
+export async function acceptRequest(ctx: AppContext, caller: AuthIdentity, id: string, meta: RequestMeta): Promise<ConversationView> {
+  const { conversation, member } = await memberOf(ctx.db, id, caller.userId, false, { requests: true });
+  if (member.status !== 'request') throw new AppError('NOT_FOUND', 'no message request in this conversation');
+  await ctx.db.transaction().execute(async (tx) => {
+    await cq.setStatus(tx, conversation.id, caller.userId, 'active');
+    await ctx.outbox.add(tx, { aggregate: 'conversation', action: 'request_accepted', type: 'MessageRequestAccepted', entityId: conversation.id, data: { conversation_id: conversation.id, user_id: caller.userId }, correlationId: meta.correlationId ?? null });
+  });
+  await ctx.realtime.publish([caller.userId], { type: 'conversation_created', conversation_id: conversation.id });
+  await ctx.realtime.publish((await cq.activeMemberIds(ctx.db, conversation.id)).filter((u) => u !== caller.userId), { type: 'request_accepted', conversation_id: conversation.id, user_id: caller.userId });
+  return viewFor(ctx, conversation.id, caller.userId);
+}
+
+/**
+ * Deletes a message request: it disappears for the caller (the sender is not told, and keeps their side).
+ * Should the sender write again, a new request shows only the messages from then on.
+ */
+export async function deleteRequest(ctx: AppContext, caller: AuthIdentity, id: string): Promise<void> {
+  const { conversation, member } = await memberOf(ctx.db, id, caller.userId, false, { requests: true });
+  if (member.status !== 'request') throw new AppError('NOT_FOUND', 'no message request in this conversation');
+  const locked = await ctx.db.transaction().execute(async (tx) => {
+    const row = await cq.lockConversation(tx, conversation.id);
+    if (!row) throw new AppError('NOT_FOUND', 'conversation not found');
+    await cq.setStatus(tx, conversation.id, caller.userId, 'declined', Number(row.last_seq));
+    return row;
+  });
+  await ctx.realtime.publish([caller.userId], { type: 'request_deleted', conversation_id: locked.id });
+}
+
+/** The caller's own mute and archive flags of a conversation. */
+export async function setFlags(ctx: AppContext, caller: AuthIdentity, id: string, flags: { muted?: boolean | undefined; archived?: boolean | undefined }): Promise<ConversationView> {
+  const { conversation } = await memberOf(ctx.db, id, caller.userId);
+  const patch: { muted?: boolean; archived?: boolean } = {};
+  if (flags.muted !== undefined) patch.muted = flags.muted;
+  if (flags.archived !== undefined) patch.archived = flags.archived;
+  if (Object.keys(patch).length === 0) throw new AppError('VALIDATION_FAILED', 'give muted and/or archived', { details: { field: 'muted' } });
+  await cq.setMemberFlags(ctx.db, conversation.id, caller.userId, patch);
+  const view = await viewFor(ctx, conversation.id, caller.userId);
+  await ctx.realtime.publish([caller.userId], { type: 'conversation_flags', conversation_id: conversation.id, muted: view.muted, archived: view.archived });
+  return view;
+}
+
 /** A group with the caller as owner; every other member must accept messages from the caller. */
-export async function createGroup(ctx: AppContext, caller: AuthIdentity, input: { title: string; member_ids: string[]; mode: ConversationMode }, meta: RequestMeta): Promise<ConversationView> {
+export async function createGroup(ctx: AppContext, caller: AuthIdentity, input: { name: string; avatar_media_id?: string | undefined; member_ids: string[]; mode: ConversationMode }, meta: RequestMeta): Promise<ConversationView> {
   const me = caller.userId;
   if (input.mode === 'e2ee') throw e2eeNotSupported();
-  const title = cleanTitle(input.title);
+  const name = cleanName(input.name);
+  const avatar = input.avatar_media_id?.toLowerCase() ?? null;
   const others = [...new Set(input.member_ids.map((id) => id.toLowerCase()))].filter((id) => id !== me);
   if (others.length === 0) throw new AppError('VALIDATION_FAILED', 'a group needs at least one other member', { details: { field: 'member_ids' } });
   if (others.length + 1 > ctx.config.MESSAGING_MAX_GROUP_MEMBERS) {
@@ -76,7 +136,7 @@ export async function createGroup(ctx: AppContext, caller: AuthIdentity, input: 
   await assertAccepting(ctx, me, others);
 
   const conv = await ctx.db.transaction().execute(async (tx) => {
-    const row = (await cq.insertConversation(tx, { id: newId(), kind: 'group', mode: input.mode, title, created_by: me }))!;
+    const row = (await cq.insertConversation(tx, { id: newId(), kind: 'group', mode: input.mode, name, avatar_media_id: avatar, created_by: me }))!;
     await cq.upsertMembers(tx, [
       { conversation_id: row.id, user_id: me, role: 'owner', added_by: me },
       ...others.map((user_id) => ({ conversation_id: row.id, user_id, role: 'member' as const, added_by: me })),
@@ -101,27 +161,48 @@ async function assertAccepting(ctx: AppContext, me: string, others: string[]): P
   if (refusing.length > 0) throw notAccepting(refusing);
 }
 
-function cleanTitle(title: string): string {
-  const t = title.trim();
-  if (t.length === 0 || t.length > MAX_TITLE) throw new AppError('VALIDATION_FAILED', `title must be 1-${MAX_TITLE} characters`, { details: { field: 'title' } });
+function cleanName(name: string): string {
+  const t = name.trim();
+  if (t.length === 0 || t.length > MAX_NAME) throw new AppError('VALIDATION_FAILED', `name must be 1-${MAX_NAME} characters`, { details: { field: 'name' } });
   return t;
 }
 
 async function viewFor(ctx: AppContext, conversationId: string, userId: string): Promise<ConversationView> {
-  const { conversation, member } = await memberOf(ctx.db, conversationId, userId);
+  const { conversation, member } = await memberOf(ctx.db, conversationId, userId, false, { requests: true });
   return conversationView(conversation, member);
 }
 
-/** The caller's conversations, most recent activity first (keyset on activity time and id). */
-export async function listConversations(ctx: AppContext, caller: AuthIdentity, limit: number, cursor: string | undefined): Promise<Page<ConversationView & { peer_id: string | null }>> {
+export type InboxItem = ConversationView & { peer_id: string | null; last_message: MessageView | null };
+
+/**
+ * The caller's conversations, most recent activity first (keyset on activity time and id), each with its
+ * unread count and the latest message the caller may see. Archived ones only with `archived`.
+ */
+export async function listConversations(ctx: AppContext, caller: AuthIdentity, limit: number, cursor: string | undefined, archived = false): Promise<Page<InboxItem>> {
+  return inbox(ctx, caller, limit, cursor, { archived });
+}
+
+async function inbox(ctx: AppContext, caller: AuthIdentity, limit: number, cursor: string | undefined, opts: { archived?: boolean; requests?: boolean }): Promise<Page<InboxItem>> {
   const after = decodePosition(cursor);
-  const rows = await cq.inboxPage(ctx.db, caller.userId, limit + 1, after);
+  const rows = await cq.inboxPage(ctx.db, caller.userId, limit + 1, { after, ...opts });
   const page = rows.slice(0, limit);
   const last = page.at(-1);
+  const lastIds = page.flatMap((r) => (r.last_id ? [r.last_id] : []));
+  const lastMessages = new Map((await hydrateIds(ctx, lastIds)).map((m) => [m.id, m]));
   return {
-    items: page.map((r) => ({ ...conversationView(r, r), peer_id: r.direct_key ? (r.direct_key.split(':').find((id) => id !== caller.userId) ?? null) : null })),
+    items: page.map((r) => ({
+      ...conversationView(r, r),
+      peer_id: r.direct_key ? (r.direct_key.split(':').find((id) => id !== caller.userId) ?? null) : null,
+      last_message: r.last_id ? (lastMessages.get(r.last_id) ?? null) : null,
+    })),
     next_cursor: rows.length > limit && last ? encodePosition(last.position_at, last.id) : null,
   };
+}
+
+async function hydrateIds(ctx: AppContext, ids: string[]): Promise<MessageView[]> {
+  const rows = await mq.findByIds(ctx.db, ids);
+  const deleted = await mq.deletedAmong(ctx.db, rows.flatMap((r) => (r.sender_id ? [r.sender_id] : [])));
+  return rows.map((r) => messageView(ctx, r, { senderDeleted: r.sender_id !== null && deleted.has(r.sender_id) }));
 }
 
 export interface MemberView {
@@ -135,7 +216,7 @@ export interface MemberView {
 
 /** A conversation with its members and their delivered/read positions (read ones only where the member allows). */
 export async function getConversation(ctx: AppContext, caller: AuthIdentity, id: string): Promise<ConversationView & { members: MemberView[] }> {
-  const { conversation, member } = await memberOf(ctx.db, id, caller.userId);
+  const { conversation, member } = await memberOf(ctx.db, id, caller.userId, false, { requests: true });
   const members = await cq.activeMembers(ctx.db, conversation.id);
   const settings = await ctx.users.settings(members.map((m) => m.user_id).filter((u) => u !== caller.userId));
   return {
@@ -155,19 +236,22 @@ function assertGroupAdmin(kind: string, role: MemberRole, what: string): void {
   if (role === 'member') throw new AppError('FORBIDDEN', `only the group's owner or an admin can ${what}`);
 }
 
-/** Renames a group (owner or admin). */
-export async function renameGroup(ctx: AppContext, caller: AuthIdentity, id: string, title: string, meta: RequestMeta): Promise<ConversationView> {
-  const clean = cleanTitle(title);
+/** Renames a group and/or changes its avatar (owner or admin). */
+export async function updateGroup(ctx: AppContext, caller: AuthIdentity, id: string, input: { name?: string | undefined; avatar_media_id?: string | null | undefined }, meta: RequestMeta): Promise<ConversationView> {
+  const patch: { name?: string; avatar_media_id?: string | null } = {};
+  if (input.name !== undefined) patch.name = cleanName(input.name);
+  if (input.avatar_media_id !== undefined) patch.avatar_media_id = input.avatar_media_id?.toLowerCase() ?? null;
+  if (Object.keys(patch).length === 0) throw new AppError('VALIDATION_FAILED', 'give name and/or avatar_media_id', { details: { field: 'name' } });
   const pre = await memberOf(ctx.db, id, caller.userId);
   const conv = await ctx.db.transaction().execute(async (tx) => {
     await cq.lockConversation(tx, pre.conversation.id);
     const { conversation, member } = await memberOf(tx, id, caller.userId, true);
-    assertGroupAdmin(conversation.kind, member.role, 'be renamed');
-    const row = await cq.setTitle(tx, conversation.id, clean);
-    await ctx.outbox.add(tx, { aggregate: 'conversation', action: 'updated', type: 'ConversationUpdated', entityId: row.id, data: { conversation_id: row.id, title: clean, by: caller.userId }, correlationId: meta.correlationId ?? null });
+    assertGroupAdmin(conversation.kind, member.role, 'be changed');
+    const row = await cq.updateGroup(tx, conversation.id, patch);
+    await ctx.outbox.add(tx, { aggregate: 'conversation', action: 'updated', type: 'ConversationUpdated', entityId: row.id, data: { conversation_id: row.id, ...patch, by: caller.userId }, correlationId: meta.correlationId ?? null });
     return row;
   });
-  await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, conv.id), { type: 'conversation_updated', conversation_id: conv.id, title: clean });
+  await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, conv.id), { type: 'conversation_updated', conversation_id: conv.id, name: conv.name, avatar_media_id: conv.avatar_media_id });
   return viewFor(ctx, conv.id, caller.userId);
 }
 

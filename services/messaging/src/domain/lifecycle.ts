@@ -1,15 +1,18 @@
 import type { EventEnvelope, Tx } from '@nova/platform';
 import * as cq from '../db/queries/conversations.js';
+import * as mq from '../db/queries/messages.js';
 import type { MessagingDb } from '../db/schema.js';
 
 /**
  * UserDeleted (auth): the account leaves every conversation it was in (left_by = itself); a group it owned
- * passes to its longest-standing admin, else member. Messages stay for the other members. Runs in the
+ * passes to its longest-standing admin, else member. Messages stay for the other members, shown as from a
+ * deleted account (`sender_deleted: true`, from messaging.deleted_accounts). Runs in the
  * consumer's transaction (which also records the event as handled), so a redelivery changes nothing.
  */
 export async function onUserDeleted(tx: Tx<MessagingDb>, event: EventEnvelope<{ user_id?: string }>): Promise<void> {
   const userId = event.data.user_id?.toLowerCase();
   if (!userId) return;
+  await mq.markAccountDeleted(tx, userId);
   for (const m of await cq.membershipsOf(tx, userId)) {
     await cq.leave(tx, m.conversation_id, userId, userId);
     if (m.role === 'owner') {

@@ -18,27 +18,34 @@ export function assertEmoji(emoji: string): string {
 }
 
 /**
- * Adds or removes the caller's reaction to a visible, not recalled message. Nothing happens (and nothing is
- * pushed) when the reaction was already there, or already gone.
+ * One emoji per member per message: `add` sets the caller's reaction to a visible, not recalled message
+ * (adds it, or changes the one they had); otherwise their reaction is removed if it is `emojiRaw`.
+ * Nothing happens (and nothing is pushed) when the reaction was already so.
  */
 export async function react(ctx: AppContext, caller: AuthIdentity, conversationId: string, seq: number, emojiRaw: string, add: boolean): Promise<void> {
-  const emoji = assertEmoji(emojiRaw);
+  const given = assertEmoji(emojiRaw);
   const result = await ctx.db.transaction().execute(async (tx) => {
     const m = await memberOf(tx, conversationId, caller.userId, true);
-    const msg = await visibleMessage(tx, m, seq, false);
+    const msg = await visibleMessage(tx, m, seq, false, caller.userId);
     if (msg.deleted_at !== null) throw new AppError('CONFLICT', 'a recalled message cannot be reacted to', { details: { reason: 'recalled' } });
-    const changed = add ? await rq.addReaction(tx, msg.id, caller.userId, emoji) : await rq.removeReaction(tx, msg.id, caller.userId, emoji);
-    return changed ? msg : undefined;
+    const previous = (await rq.reactionOf(tx, msg.id, caller.userId)) ?? null;
+    if (!add && previous !== given) return undefined;
+    const emoji = add ? given : null;
+    if (previous === emoji) return undefined;
+    if (emoji === null) await rq.removeReaction(tx, msg.id, caller.userId, previous!);
+    else await rq.setReaction(tx, msg.id, caller.userId, emoji);
+    return { msg, previous, emoji };
   });
   if (result) {
-    await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, result.conversation_id), {
+    const { msg, previous, emoji } = result;
+    await ctx.realtime.publish(await cq.activeMemberIds(ctx.db, msg.conversation_id), {
       type: 'reaction',
-      conversation_id: result.conversation_id,
-      message_id: result.id,
-      seq: Number(result.seq),
-      emoji,
+      conversation_id: msg.conversation_id,
+      message_id: msg.id,
+      seq: Number(msg.seq),
       user_id: caller.userId,
-      added: add,
+      emoji,
+      previous_emoji: previous,
     });
   }
 }

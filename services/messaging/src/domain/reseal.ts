@@ -18,7 +18,13 @@ export function resealer(ctx: AppContext, opts: { intervalMs: number }) {
     const moved = await ctx.db.transaction().execute(async (tx) => {
       const rows = await mq.staleSealed(tx, ctx.cipher.currentKeyId, BATCH);
       for (const r of rows) await mq.updateBody(tx, r.id, ctx.cipher.seal(r.id, ctx.cipher.open(r.id, r.body_sealed!)), false);
-      return rows.length;
+      // Kept versions of edited messages (sealed with their own id as AAD); their search terms are not kept.
+      const edits = await mq.staleEdits(tx, ctx.cipher.currentKeyId, BATCH - rows.length);
+      for (const e of edits) {
+        const { body_sealed, body_key_id } = ctx.cipher.seal(e.id, ctx.cipher.open(e.id, e.body_sealed!));
+        await mq.resealEdit(tx, e.id, { body_sealed, body_key_id });
+      }
+      return rows.length + edits.length;
     });
     if (moved > 0) ctx.logger.info({ resealed: moved, remaining: await mq.countStale(ctx.db, ctx.cipher.currentKeyId) }, 'message bodies re-sealed under the current key');
     else if (!done) {

@@ -58,6 +58,22 @@ export class Presence {
     return out;
   }
 
+  /** Which of `userIds` have a socket open on some instance now (one pipelined ZCOUNT each); rejects when Redis does. */
+  async onlineAmong(userIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (userIds.length === 0) return out;
+    const now = Date.now();
+    const p = this.opts.redis.pipeline();
+    for (const id of userIds) p.zcount(this.online(id), now, '+inf');
+    const res = (await p.exec()) ?? [];
+    userIds.forEach((id, i) => {
+      const [err, count] = res[i] ?? [];
+      if (err) throw err;
+      if (Number(count) > 0) out.add(id);
+    });
+    return out;
+  }
+
   private async run(p: ReturnType<Redis['pipeline']>, what: string): Promise<void> {
     try {
       const res = (await p.exec()) ?? [];

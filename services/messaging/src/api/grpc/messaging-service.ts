@@ -1,11 +1,21 @@
 import { messagingV1 } from '@nova/proto';
-import { AppError, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
+import { AppError, callerIdentity, isUuid, unary, type GrpcServiceRegistration } from '@nova/platform';
 import type { AppContext } from '../../context.js';
 import * as cq from '../../db/queries/conversations.js';
+import { sendSystemMessage } from '../../domain/messages.js';
+
+/** Services (mTLS identities) that may post system messages: stream invitations, notification notices. */
+export const SYSTEM_MESSAGE_CALLERS = ['streaming', 'notification'] as const;
 
 /**
- * nova.messaging.v1.MessagingService: conversations and unread counts for the other services (any verified
- * service). It never serves message text.
+ * Who a system message is recorded as sent by: the caller's certificate identity. Without TLS (development
+ * and test only, where allow lists are not enforced) no caller can be identified: `unverified`.
+ */
+export const UNVERIFIED_CALLER = 'unverified';
+
+/**
+ * nova.messaging.v1.MessagingService: conversations and members for the other services (any verified
+ * service), and system messages (the services on SYSTEM_MESSAGE_CALLERS only). It never serves message text.
  */
 export function messagingGrpc(ctx: AppContext): GrpcServiceRegistration {
   const implementation: messagingV1.MessagingServiceServer = {
@@ -16,24 +26,34 @@ export function messagingGrpc(ctx: AppContext): GrpcServiceRegistration {
         id: conv.id,
         kind: conv.kind,
         mode: conv.mode,
-        ...(conv.title !== null ? { title: conv.title } : {}),
+        ...(conv.name !== null ? { name: conv.name } : {}),
+        ...(conv.avatar_media_id !== null ? { avatar_media_id: conv.avatar_media_id } : {}),
         member_ids: await cq.activeMemberIds(ctx.db, conv.id),
         last_seq: Number(conv.last_seq),
       };
     }),
 
-    isMember: unary(async (req: messagingV1.IsMemberRequest) => {
-      const convId = uuid(req.conversation_id, 'conversation_id');
-      const member = await cq.findMember(ctx.db, convId, uuid(req.user_id, 'user_id'));
-      return { member: member !== undefined && (await cq.findConversation(ctx.db, convId)) !== undefined };
+    listMembers: unary(async (req: messagingV1.ListMembersRequest) => {
+      const conv = await cq.findConversation(ctx.db, uuid(req.conversation_id, 'conversation_id'));
+      if (!conv) throw new AppError('NOT_FOUND', 'conversation not found');
+      const members = (await cq.activeMembers(ctx.db, conv.id)).filter((m) => m.status !== 'declined');
+      return { members: members.map((m) => ({ user_id: m.user_id, role: m.role, status: m.status, muted: m.muted, joined_at: m.joined_at.toISOString() })) };
     }),
 
-    getUnreadSummary: unary(async (req: messagingV1.GetUnreadSummaryRequest) => {
-      const s = await cq.unreadSummary(ctx.db, uuid(req.user_id, 'user_id'));
-      return { unread_messages: s.messages, unread_conversations: s.conversations };
+    sendSystemMessage: unary(async (req: messagingV1.SendSystemMessageRequest, call) => {
+      const service = callerIdentity(call) ?? UNVERIFIED_CALLER;
+      if (req.client_message_id.length > 100) throw new AppError('VALIDATION_FAILED', 'client_message_id has at most 100 characters', { details: { field: 'client_message_id' } });
+      const { view, created } = await sendSystemMessage(
+        ctx,
+        service,
+        uuid(req.conversation_id, 'conversation_id'),
+        { text: req.text, client_message_id: req.client_message_id.length > 0 ? req.client_message_id : undefined },
+        {},
+      );
+      return { message_id: view.id, seq: view.seq, created };
     }),
   };
-  return { definition: messagingV1.MessagingServiceService, implementation, allow: { '*': ['*'] } };
+  return { definition: messagingV1.MessagingServiceService, implementation, allow: { '*': ['*'], SendSystemMessage: SYSTEM_MESSAGE_CALLERS } };
 }
 
 function uuid(value: string, field: string): string {

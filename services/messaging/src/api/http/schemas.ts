@@ -28,17 +28,19 @@ export const ConversationSchema = Type.Object({
   id: Uuid,
   kind: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
   mode: Mode,
-  title: NullableString,
+  name: Type.Union([Type.String(), Type.Null()], { description: "a group's name (null for direct conversations)" }),
+  avatar_media_id: Type.Union([Uuid, Type.Null()], { description: "a group's avatar, a media id" }),
   created_by: Uuid,
   role: Role,
+  status: Type.Union([Type.Literal('active'), Type.Literal('request')], { description: '`request`: a message request the caller has not accepted yet' }),
+  muted: Type.Boolean({ description: "the caller muted it (no pushes; MessageCreated lists them in muted_recipient_ids)" }),
+  archived: Type.Boolean({ description: 'the caller archived it (listed with ?archived=true only)' }),
   last_seq: Type.Integer({ minimum: 0, description: 'sequence number of the latest message (0: none yet)' }),
   last_read_seq: Type.Integer({ minimum: 0 }),
   unread_count: Type.Integer({ minimum: 0 }),
   last_message_at: NullableDateTime,
   created_at: DateTime,
 });
-
-export const InboxItem = Type.Intersect([ConversationSchema, Type.Object({ peer_id: Type.Union([Uuid, Type.Null()], { description: 'the other member of a direct conversation' }) })]);
 
 export const MemberSchema = Type.Object({
   user_id: Uuid,
@@ -52,15 +54,27 @@ export const MessageSchema = Type.Object({
   id: Uuid,
   conversation_id: Uuid,
   seq: Type.Integer({ minimum: 1, description: 'gap-free position in the conversation (1, 2, 3, …)' }),
-  sender_id: Uuid,
-  text: Type.Union([Type.String(), Type.Null()], { description: 'null once recalled' }),
-  client_id: NullableString,
+  kind: Type.Union([Type.Literal('user'), Type.Literal('system')], { description: '`system`: posted by another service (`system_sender`), no user sender' }),
+  sender_id: Type.Union([Uuid, Type.Null()], { description: 'null for system messages' }),
+  sender_deleted: Type.Boolean({ description: "the sender's account was deleted: show a deleted account" }),
+  system_sender: NullableString,
+  text: Type.Union([Type.String(), Type.Null()], { description: 'null once recalled, or for a media-only message' }),
+  media_ids: Type.Array(Uuid),
+  client_message_id: NullableString,
   reply_to_seq: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
   reactions: Type.Array(Type.Object({ emoji: Type.String(), count: Type.Integer({ minimum: 1 }), user_ids: Type.Array(Uuid) })),
   created_at: DateTime,
   edited_at: NullableDateTime,
   recalled: Type.Boolean(),
 });
+
+export const InboxItem = Type.Intersect([
+  ConversationSchema,
+  Type.Object({
+    peer_id: Type.Union([Uuid, Type.Null()], { description: 'the other member of a direct conversation' }),
+    last_message: Type.Union([MessageSchema, Type.Null()], { description: 'the latest message the caller may see (reactions not included)' }),
+  }),
+]);
 
 export const PageQuery = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { sql, type DbOrTx, type Insertable, type Selectable } from '@nova/platform';
-import type { ConversationsTable, MembersTable, MessagingDb } from '../schema.js';
+import type { ConversationsTable, MembersTable, MemberStatus, MessagingDb } from '../schema.js';
 
 type Q = DbOrTx<MessagingDb>;
 export type ConversationRow = Selectable<ConversationsTable>;
@@ -47,8 +47,50 @@ export async function nextSeq(db: Q, id: string): Promise<{ seq: number; at: Dat
   return row ? { seq: Number(row.last_seq), at: row.last_message_at! } : undefined;
 }
 
-export async function setTitle(db: Q, id: string, title: string): Promise<ConversationRow> {
-  return db.updateTable('conversations').set({ title, updated_at: sql`clock_timestamp()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+export async function updateGroup(db: Q, id: string, patch: { name?: string; avatar_media_id?: string | null }): Promise<ConversationRow> {
+  return db.updateTable('conversations').set({ ...patch, updated_at: sql`clock_timestamp()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Sets a member's status (message requests), optionally hiding the history up to `visibleFrom`. */
+export async function setStatus(db: Q, conversationId: string, userId: string, status: MemberStatus, visibleFrom?: number): Promise<void> {
+  await db
+    .updateTable('members')
+    .set({ status, ...(visibleFrom !== undefined ? { visible_from_seq: visibleFrom, last_read_seq: visibleFrom, last_delivered_seq: visibleFrom } : {}) })
+    .where('conversation_id', '=', conversationId)
+    .where('user_id', '=', userId)
+    .where('left_at', 'is', null)
+    .execute();
+}
+
+/** The caller's own mute and archive flags. */
+export function setMemberFlags(db: Q, conversationId: string, userId: string, flags: { muted?: boolean; archived?: boolean }): Promise<MemberRow | undefined> {
+  return db.updateTable('members').set(flags).where('conversation_id', '=', conversationId).where('user_id', '=', userId).where('left_at', 'is', null).returningAll().executeTakeFirst();
+}
+
+/** Active members (status) other than `userId`, with their status and mute flag: who a new message goes to. */
+export function recipientsOf(db: Q, conversationId: string, userId: string | null): Promise<Pick<MemberRow, 'user_id' | 'status' | 'muted'>[]> {
+  let q = db.selectFrom('members').select(['user_id', 'status', 'muted']).where('conversation_id', '=', conversationId).where('left_at', 'is', null);
+  if (userId !== null) q = q.where('user_id', '<>', userId);
+  return q.execute();
+}
+
+/** Everyone who shares an active conversation with `userId` (presence frames). */
+export async function contactsOf(db: Q, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('members as a')
+    .innerJoin('members as b', 'b.conversation_id', 'a.conversation_id')
+    .innerJoin('conversations as c', 'c.id', 'a.conversation_id')
+    .select('b.user_id')
+    .distinct()
+    .where('a.user_id', '=', userId)
+    .where('a.left_at', 'is', null)
+    .where('a.status', '=', 'active')
+    .where('b.left_at', 'is', null)
+    .where('b.status', '=', 'active')
+    .where('b.user_id', '<>', userId)
+    .where('c.deleted_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.user_id);
 }
 
 /** The caller's active membership, locked against concurrent removal (FOR SHARE) when `lock` is set. */
@@ -67,8 +109,9 @@ export function activeMembers(db: Q, conversationId: string): Promise<MemberRow[
   return db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('left_at', 'is', null).orderBy('joined_at').orderBy('user_id').execute();
 }
 
+/** Members who get the conversation's frames: active ones (not pending or deleted message requests). */
 export async function activeMemberIds(db: Q, conversationId: string): Promise<string[]> {
-  const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).execute();
+  const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).where('status', '=', 'active').execute();
   return rows.map((r) => r.user_id);
 }
 
@@ -132,17 +175,37 @@ export function advancePositions(db: Q, conversationId: string, userId: string, 
     .executeTakeFirst();
 }
 
-/** A user's conversations with their membership, by last activity (newest first), from after `after`. */
-export function inboxPage(db: Q, userId: string, limit: number, after?: { at: string; id: string }) {
-  return db
+/**
+ * A user's conversations with their membership, by last activity (newest first), from after `after`:
+ * active ones (archived or not, as asked) or pending message requests. Each row carries the latest message
+ * the user may see (above their history floor, not deleted for them), if any.
+ */
+export function inboxPage(db: Q, userId: string, limit: number, opts: { after?: { at: string; id: string } | undefined; archived?: boolean; requests?: boolean }) {
+  const { after } = opts;
+  let q = db
     .selectFrom('members as m')
     .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+    .leftJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('messages as lm')
+          .select(['lm.id as last_id'])
+          .whereRef('lm.conversation_id', '=', 'c.id')
+          .whereRef('lm.seq', '>', 'm.visible_from_seq')
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('hidden_messages as h').select('h.message_id').whereRef('h.message_id', '=', 'lm.id').where('h.user_id', '=', userId))))
+          .orderBy('lm.seq', 'desc')
+          .limit(1)
+          .as('last'),
+      (join) => join.onTrue(),
+    )
     .selectAll('c')
-    .select(['m.role', 'm.last_read_seq', 'm.last_delivered_seq', 'm.visible_from_seq'])
+    .select(['m.role', 'm.last_read_seq', 'm.last_delivered_seq', 'm.visible_from_seq', 'm.status', 'm.muted', 'm.archived', 'last.last_id'])
     .select(sql<string>`to_char(c.activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_at'))
     .where('m.user_id', '=', userId)
     .where('m.left_at', 'is', null)
-    .where('c.deleted_at', 'is', null)
+    .where('c.deleted_at', 'is', null);
+  q = opts.requests ? q.where('m.status', '=', 'request') : q.where('m.status', '=', 'active').where('m.archived', '=', opts.archived ?? false);
+  return q
     .where(after ? sql<boolean>`(c.activity_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)` : sql<boolean>`true`)
     .orderBy('c.activity_at', 'desc')
     .orderBy('c.id', 'desc')
@@ -183,20 +246,4 @@ export async function memberCounts(db: Q, conversationIds: readonly string[]): P
     .groupBy('conversation_id')
     .execute();
   return new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
-}
-
-/** Unread messages of a user across their conversations (after their read position and history floor). */
-export async function unreadSummary(db: Q, userId: string): Promise<{ messages: number; conversations: number }> {
-  const row = await db
-    .selectFrom('members as m')
-    .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-    .select([
-      sql<string>`COALESCE(SUM(GREATEST(c.last_seq - GREATEST(m.last_read_seq, m.visible_from_seq), 0)), 0)`.as('messages'),
-      sql<string>`COUNT(*) FILTER (WHERE c.last_seq > GREATEST(m.last_read_seq, m.visible_from_seq))`.as('conversations'),
-    ])
-    .where('m.user_id', '=', userId)
-    .where('m.left_at', 'is', null)
-    .where('c.deleted_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return { messages: Number(row.messages), conversations: Number(row.conversations) };
 }

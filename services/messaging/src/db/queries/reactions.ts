@@ -1,12 +1,21 @@
-import type { DbOrTx } from '@nova/platform';
+import { sql, type DbOrTx } from '@nova/platform';
 import type { MessagingDb } from '../schema.js';
 
 type Q = DbOrTx<MessagingDb>;
 
-/** Adds a reaction; false when the user already reacted with that emoji. */
-export async function addReaction(db: Q, messageId: string, userId: string, emoji: string): Promise<boolean> {
-  const row = await db.insertInto('reactions').values({ message_id: messageId, user_id: userId, emoji }).onConflict((oc) => oc.doNothing()).returning('message_id').executeTakeFirst();
-  return row !== undefined;
+/** The user's reaction to a message (one per member), locked. */
+export async function reactionOf(db: Q, messageId: string, userId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('reactions').select('emoji').where('message_id', '=', messageId).where('user_id', '=', userId).forUpdate().executeTakeFirst();
+  return row?.emoji;
+}
+
+/** Sets the user's one reaction to a message (adds it, or changes the emoji). */
+export async function setReaction(db: Q, messageId: string, userId: string, emoji: string): Promise<void> {
+  await db
+    .insertInto('reactions')
+    .values({ message_id: messageId, user_id: userId, emoji })
+    .onConflict((oc) => oc.columns(['message_id', 'user_id']).doUpdateSet({ emoji, created_at: sql`clock_timestamp()` }))
+    .execute();
 }
 
 export async function removeReaction(db: Q, messageId: string, userId: string, emoji: string): Promise<boolean> {

@@ -1,8 +1,8 @@
 import { Type, type HttpApp } from '@nova/platform';
 import type { AppContext } from '../../../context.js';
-import { editMessage, listMessages, MAX_CLIENT_ID, MAX_TEXT, recallMessage, sendMessage, TEXT_PATTERN } from '../../../domain/messages.js';
+import { editMessage, hideMessage, listMessages, MAX_CLIENT_ID, MAX_MEDIA, MAX_TEXT, messageVersions, recallMessage, sendMessage, TEXT_PATTERN } from '../../../domain/messages.js';
 import { identity, requestMeta } from '../request.js';
-import { bearer, ConversationParams, ErrorBody, MessageParams, MessageSchema, Seq } from '../schemas.js';
+import { bearer, ConversationParams, ErrorBody, MessageParams, MessageSchema, Seq, Uuid } from '../schemas.js';
 
 const Text = Type.String({ minLength: 1, maxLength: MAX_TEXT, pattern: TEXT_PATTERN });
 
@@ -14,13 +14,21 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
       schema: {
         summary: 'Send a message',
         description: [
-          `Text of at most ${MAX_TEXT} characters, optionally replying to a message by its seq. The message gets the conversation's next sequence number (gap-free, in commit order) and is pushed to every member's WebSocket; MessageSent is emitted (without the text).`,
-          `With a \`client_id\` (at most ${MAX_CLIENT_ID} characters, unique per sender and conversation), a retry returns the message the first call made with 200 instead of 201.`,
-          'In a direct conversation the other user must still accept messages from the caller (403 otherwise; once they have written in the conversation, their who_can_message setting no longer stops replies, a block does). Non-members: 404. An e2ee conversation: 501.',
+          `\`text\` of at most ${MAX_TEXT} characters and/or \`media_ids\` (at most ${MAX_MEDIA}), optionally replying to a message by its seq. The message gets the conversation's next sequence number (gap-free, in commit order) and is pushed to every active member's WebSocket (a member with a pending message request gets a \`message_request\` frame instead); MessageCreated is emitted through the outbox (without the text) with the recipients who have no open socket, for push notifications.`,
+          `With a \`client_message_id\` (at most ${MAX_CLIENT_ID} characters, unique per sender and conversation), a retry returns the message the first call made with 200 instead of 201.`,
+          'In a direct conversation a block either way forbids sending (403), and so does the other user having left (deleted account). Non-members: 404; the recipient of a pending message request: 409 (`details.reason: message_request`) until they accept it. An e2ee conversation: 501.',
         ].join(' '),
         security: bearer,
         params: ConversationParams,
-        body: Type.Object({ text: Text, client_id: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID })), reply_to_seq: Type.Optional(Seq) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            text: Type.Optional(Text),
+            media_ids: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: MAX_MEDIA, description: 'ids of media uploaded through the media service (not checked here until the media service exposes them over gRPC)' })),
+            client_message_id: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID })),
+            reply_to_seq: Type.Optional(Seq),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: MessageSchema, 201: MessageSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 501: ErrorBody },
       },
     },
@@ -56,7 +64,7 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
       config: { auth: 'required' },
       schema: {
         summary: 'Edit a message',
-        description: 'Its sender only (403), within MESSAGING_EDIT_WINDOW_SECONDS of sending (409 `details.reason: edit_window_passed`), not once recalled (409). Members get a `message_edited` frame; MessageEdited is emitted.',
+        description: 'Its sender only (403), within MESSAGING_EDIT_WINDOW_SECONDS of sending (default 24 h; 409 `details.reason: edit_window_passed`), not once recalled (409). The replaced version is kept (`GET …/:seq/edits`). Members get a `message_edited` frame; MessageEdited is emitted.',
         security: bearer,
         params: MessageParams,
         body: Type.Object({ text: Text }, { additionalProperties: false }),
@@ -66,20 +74,52 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
     async (req) => editMessage(ctx, identity(req), req.params.id, req.params.seq, req.body.text, requestMeta(req)),
   );
 
+  app.get(
+    '/api/v1/conversations/:id/messages/:seq/edits',
+    {
+      config: { auth: 'required' },
+      schema: {
+        summary: "A message's edit history",
+        description: 'Every version, oldest first; the current one last (`replaced_at: null`). Members only. A recall erases the history with the message.',
+        security: bearer,
+        params: MessageParams,
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                text: Type.Union([Type.String(), Type.Null()]),
+                media_ids: Type.Array(Uuid),
+                written_at: Type.String({ format: 'date-time' }),
+                replaced_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+              }),
+            ),
+          }),
+          400: ErrorBody,
+          401: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (req) => ({ items: await messageVersions(ctx, identity(req), req.params.id, req.params.seq) }),
+  );
+
   app.delete(
     '/api/v1/conversations/:id/messages/:seq',
     {
       config: { auth: 'required' },
       schema: {
-        summary: 'Recall a message (delete for everyone)',
-        description: "Its sender within MESSAGING_RECALL_WINDOW_SECONDS (409 after), or a group's owner or admin at any time. The text is erased; the message stays as a tombstone so sequence numbers stay gap-free. Members get a `message_recalled` frame.",
+        summary: 'Recall a message (delete for everyone), or delete it for yourself',
+        description:
+          "`for=everyone` (the default) recalls: its sender within MESSAGING_RECALL_WINDOW_SECONDS (default 1 h; 409 `details.reason: recall_window_passed` after), or a group's owner or admin at any time. The text, media and edit history are erased; the message stays as a tombstone (`recalled: true`) so sequence numbers stay gap-free; members get a `message_recalled` frame. `for=me` deletes it for the caller only, any message, at any time: it disappears from their history, search and resume; their other devices get `message_hidden`.",
         security: bearer,
         params: MessageParams,
+        querystring: Type.Object({ for: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('me')], { default: 'everyone' })) }, { additionalProperties: false }),
         response: { 204: Type.Null(), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (req, reply) => {
-      await recallMessage(ctx, identity(req), req.params.id, req.params.seq, requestMeta(req));
+      if (req.query.for === 'me') await hideMessage(ctx, identity(req), req.params.id, req.params.seq);
+      else await recallMessage(ctx, identity(req), req.params.id, req.params.seq, requestMeta(req));
       return reply.code(204).send(null);
     },
   );

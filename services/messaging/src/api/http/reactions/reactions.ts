@@ -13,8 +13,10 @@ export function reactionRoutes(app: HttpApp, ctx: AppContext): void {
       url: '/api/v1/conversations/:id/messages/:seq/reactions/:emoji',
       config: { auth: 'required' },
       schema: {
-        summary: add ? 'React to a message' : 'Take a reaction back',
-        description: `One emoji (URL-encoded), e.g. \`%F0%9F%91%8D\`. Idempotent. Members get a \`reaction\` frame when something changed.${add ? ' A recalled message cannot be reacted to (409).' : ''}`,
+        summary: add ? 'React to a message (or change your reaction)' : 'Take your reaction back',
+        description: add
+          ? 'One emoji (URL-encoded), e.g. `%F0%9F%91%8D`. A member has one reaction per message: this adds it, or replaces the one they had. Idempotent. Members get a `reaction` frame (`emoji`, `previous_emoji`) when something changed. A recalled message cannot be reacted to (409).'
+          : 'Removes the caller\'s reaction when it is this emoji (else nothing happens). Idempotent. Members get a `reaction` frame (`emoji: null`, `previous_emoji`) when something changed.',
         security: bearer,
         params: Params,
         response: { 204: Type.Null(), 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },

@@ -33,28 +33,47 @@ export interface GetConversationResponse {
   kind: string;
   /** standard | e2ee. */
   mode: string;
-  title?: string | undefined;
+  /** A group's name. */
+  name?: string | undefined;
   member_ids: string[];
   /** Sequence number of the latest message (0: none yet). */
   last_seq: number;
+  /** A group's avatar (a media id). */
+  avatar_media_id?: string | undefined;
 }
 
-export interface IsMemberRequest {
+export interface ListMembersRequest {
   conversation_id: string;
+}
+
+export interface Member {
   user_id: string;
+  /** owner | admin | member. */
+  role: string;
+  /** active | request. */
+  status: string;
+  muted: boolean;
+  /** RFC 3339. */
+  joined_at: string;
 }
 
-export interface IsMemberResponse {
-  member: boolean;
+export interface ListMembersResponse {
+  members: Member[];
 }
 
-export interface GetUnreadSummaryRequest {
-  user_id: string;
+export interface SendSystemMessageRequest {
+  conversation_id: string;
+  /** 1-8000 characters. */
+  text: string;
+  /** Makes a retry idempotent (1-100 characters); empty: none. */
+  client_message_id: string;
 }
 
-export interface GetUnreadSummaryResponse {
-  unread_messages: number;
-  unread_conversations: number;
+export interface SendSystemMessageResponse {
+  message_id: string;
+  seq: number;
+  /** False when client_message_id matched an earlier call (the same message is returned). */
+  created: boolean;
 }
 
 function createBaseGetConversationRequest(): GetConversationRequest {
@@ -116,7 +135,7 @@ export const GetConversationRequest: MessageFns<GetConversationRequest> = {
 };
 
 function createBaseGetConversationResponse(): GetConversationResponse {
-  return { id: "", kind: "", mode: "", title: undefined, member_ids: [], last_seq: 0 };
+  return { id: "", kind: "", mode: "", name: undefined, member_ids: [], last_seq: 0, avatar_media_id: undefined };
 }
 
 export const GetConversationResponse: MessageFns<GetConversationResponse> = {
@@ -130,14 +149,17 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
     if (message.mode !== "") {
       writer.uint32(26).string(message.mode);
     }
-    if (message.title !== undefined) {
-      writer.uint32(34).string(message.title);
+    if (message.name !== undefined) {
+      writer.uint32(34).string(message.name);
     }
     for (const v of message.member_ids) {
       writer.uint32(42).string(v!);
     }
     if (message.last_seq !== 0) {
       writer.uint32(48).int64(message.last_seq);
+    }
+    if (message.avatar_media_id !== undefined) {
+      writer.uint32(58).string(message.avatar_media_id);
     }
     return writer;
   },
@@ -184,7 +206,7 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
               break;
             }
 
-            message.title = reader.string();
+            message.name = reader.string();
             continue;
           }
           case 5: {
@@ -201,6 +223,14 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
             }
 
             message.last_seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.avatar_media_id = reader.string();
             continue;
           }
         }
@@ -220,7 +250,7 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
       mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
-      title: isSet(object.title) ? globalThis.String(object.title) : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : undefined,
       member_ids: globalThis.Array.isArray(object?.memberIds)
         ? object.memberIds.map((e: any) => globalThis.String(e))
         : globalThis.Array.isArray(object?.member_ids)
@@ -231,6 +261,11 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
         : isSet(object.last_seq)
         ? globalThis.Number(object.last_seq)
         : 0,
+      avatar_media_id: isSet(object.avatarMediaId)
+        ? globalThis.String(object.avatarMediaId)
+        : isSet(object.avatar_media_id)
+        ? globalThis.String(object.avatar_media_id)
+        : undefined,
     };
   },
 
@@ -245,8 +280,8 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
     if (message.mode !== "") {
       obj.mode = message.mode;
     }
-    if (message.title !== undefined) {
-      obj.title = message.title;
+    if (message.name !== undefined) {
+      obj.name = message.name;
     }
     if (message.member_ids?.length) {
       obj.memberIds = message.member_ids;
@@ -254,26 +289,26 @@ export const GetConversationResponse: MessageFns<GetConversationResponse> = {
     if (message.last_seq !== 0) {
       obj.lastSeq = Math.round(message.last_seq);
     }
+    if (message.avatar_media_id !== undefined) {
+      obj.avatarMediaId = message.avatar_media_id;
+    }
     return obj;
   },
 };
 
-function createBaseIsMemberRequest(): IsMemberRequest {
-  return { conversation_id: "", user_id: "" };
+function createBaseListMembersRequest(): ListMembersRequest {
+  return { conversation_id: "" };
 }
 
-export const IsMemberRequest: MessageFns<IsMemberRequest> = {
-  encode(message: IsMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ListMembersRequest: MessageFns<ListMembersRequest> = {
+  encode(message: ListMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.conversation_id !== "") {
       writer.uint32(10).string(message.conversation_id);
-    }
-    if (message.user_id !== "") {
-      writer.uint32(18).string(message.user_id);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): IsMemberRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -282,7 +317,265 @@ export const IsMemberRequest: MessageFns<IsMemberRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIsMemberRequest();
+      const message = createBaseListMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversation_id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMembersRequest {
+    return {
+      conversation_id: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMembersRequest): unknown {
+    const obj: any = {};
+    if (message.conversation_id !== "") {
+      obj.conversationId = message.conversation_id;
+    }
+    return obj;
+  },
+};
+
+function createBaseMember(): Member {
+  return { user_id: "", role: "", status: "", muted: false, joined_at: "" };
+}
+
+export const Member: MessageFns<Member> = {
+  encode(message: Member, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user_id !== "") {
+      writer.uint32(10).string(message.user_id);
+    }
+    if (message.role !== "") {
+      writer.uint32(18).string(message.role);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.muted !== false) {
+      writer.uint32(32).bool(message.muted);
+    }
+    if (message.joined_at !== "") {
+      writer.uint32(42).string(message.joined_at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Member {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.muted = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.joined_at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Member {
+    return {
+      user_id: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      muted: isSet(object.muted) ? globalThis.Boolean(object.muted) : false,
+      joined_at: isSet(object.joinedAt)
+        ? globalThis.String(object.joinedAt)
+        : isSet(object.joined_at)
+        ? globalThis.String(object.joined_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Member): unknown {
+    const obj: any = {};
+    if (message.user_id !== "") {
+      obj.userId = message.user_id;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.muted !== false) {
+      obj.muted = message.muted;
+    }
+    if (message.joined_at !== "") {
+      obj.joinedAt = message.joined_at;
+    }
+    return obj;
+  },
+};
+
+function createBaseListMembersResponse(): ListMembersResponse {
+  return { members: [] };
+}
+
+export const ListMembersResponse: MessageFns<ListMembersResponse> = {
+  encode(message: ListMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      Member.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(Member.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMembersResponse {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => Member.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListMembersResponse): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => Member.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseSendSystemMessageRequest(): SendSystemMessageRequest {
+  return { conversation_id: "", text: "", client_message_id: "" };
+}
+
+export const SendSystemMessageRequest: MessageFns<SendSystemMessageRequest> = {
+  encode(message: SendSystemMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversation_id !== "") {
+      writer.uint32(10).string(message.conversation_id);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.client_message_id !== "") {
+      writer.uint32(26).string(message.client_message_id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendSystemMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendSystemMessageRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -299,7 +592,15 @@ export const IsMemberRequest: MessageFns<IsMemberRequest> = {
               break;
             }
 
-            message.user_id = reader.string();
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.client_message_id = reader.string();
             continue;
           }
         }
@@ -314,46 +615,56 @@ export const IsMemberRequest: MessageFns<IsMemberRequest> = {
     }
   },
 
-  fromJSON(object: any): IsMemberRequest {
+  fromJSON(object: any): SendSystemMessageRequest {
     return {
       conversation_id: isSet(object.conversationId)
         ? globalThis.String(object.conversationId)
         : isSet(object.conversation_id)
         ? globalThis.String(object.conversation_id)
         : "",
-      user_id: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      client_message_id: isSet(object.clientMessageId)
+        ? globalThis.String(object.clientMessageId)
+        : isSet(object.client_message_id)
+        ? globalThis.String(object.client_message_id)
         : "",
     };
   },
 
-  toJSON(message: IsMemberRequest): unknown {
+  toJSON(message: SendSystemMessageRequest): unknown {
     const obj: any = {};
     if (message.conversation_id !== "") {
       obj.conversationId = message.conversation_id;
     }
-    if (message.user_id !== "") {
-      obj.userId = message.user_id;
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.client_message_id !== "") {
+      obj.clientMessageId = message.client_message_id;
     }
     return obj;
   },
 };
 
-function createBaseIsMemberResponse(): IsMemberResponse {
-  return { member: false };
+function createBaseSendSystemMessageResponse(): SendSystemMessageResponse {
+  return { message_id: "", seq: 0, created: false };
 }
 
-export const IsMemberResponse: MessageFns<IsMemberResponse> = {
-  encode(message: IsMemberResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.member !== false) {
-      writer.uint32(8).bool(message.member);
+export const SendSystemMessageResponse: MessageFns<SendSystemMessageResponse> = {
+  encode(message: SendSystemMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message_id !== "") {
+      writer.uint32(10).string(message.message_id);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).int64(message.seq);
+    }
+    if (message.created !== false) {
+      writer.uint32(24).bool(message.created);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): IsMemberResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): SendSystemMessageResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -362,65 +673,7 @@ export const IsMemberResponse: MessageFns<IsMemberResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIsMemberResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.member = reader.bool();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): IsMemberResponse {
-    return { member: isSet(object.member) ? globalThis.Boolean(object.member) : false };
-  },
-
-  toJSON(message: IsMemberResponse): unknown {
-    const obj: any = {};
-    if (message.member !== false) {
-      obj.member = message.member;
-    }
-    return obj;
-  },
-};
-
-function createBaseGetUnreadSummaryRequest(): GetUnreadSummaryRequest {
-  return { user_id: "" };
-}
-
-export const GetUnreadSummaryRequest: MessageFns<GetUnreadSummaryRequest> = {
-  encode(message: GetUnreadSummaryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.user_id !== "") {
-      writer.uint32(10).string(message.user_id);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): GetUnreadSummaryRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetUnreadSummaryRequest();
+      const message = createBaseSendSystemMessageResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -429,74 +682,7 @@ export const GetUnreadSummaryRequest: MessageFns<GetUnreadSummaryRequest> = {
               break;
             }
 
-            message.user_id = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): GetUnreadSummaryRequest {
-    return {
-      user_id: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetUnreadSummaryRequest): unknown {
-    const obj: any = {};
-    if (message.user_id !== "") {
-      obj.userId = message.user_id;
-    }
-    return obj;
-  },
-};
-
-function createBaseGetUnreadSummaryResponse(): GetUnreadSummaryResponse {
-  return { unread_messages: 0, unread_conversations: 0 };
-}
-
-export const GetUnreadSummaryResponse: MessageFns<GetUnreadSummaryResponse> = {
-  encode(message: GetUnreadSummaryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.unread_messages !== 0) {
-      writer.uint32(8).int64(message.unread_messages);
-    }
-    if (message.unread_conversations !== 0) {
-      writer.uint32(16).int64(message.unread_conversations);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): GetUnreadSummaryResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetUnreadSummaryResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.unread_messages = longToNumber(reader.int64());
+            message.message_id = reader.string();
             continue;
           }
           case 2: {
@@ -504,7 +690,15 @@ export const GetUnreadSummaryResponse: MessageFns<GetUnreadSummaryResponse> = {
               break;
             }
 
-            message.unread_conversations = longToNumber(reader.int64());
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = reader.bool();
             continue;
           }
         }
@@ -519,37 +713,38 @@ export const GetUnreadSummaryResponse: MessageFns<GetUnreadSummaryResponse> = {
     }
   },
 
-  fromJSON(object: any): GetUnreadSummaryResponse {
+  fromJSON(object: any): SendSystemMessageResponse {
     return {
-      unread_messages: isSet(object.unreadMessages)
-        ? globalThis.Number(object.unreadMessages)
-        : isSet(object.unread_messages)
-        ? globalThis.Number(object.unread_messages)
-        : 0,
-      unread_conversations: isSet(object.unreadConversations)
-        ? globalThis.Number(object.unreadConversations)
-        : isSet(object.unread_conversations)
-        ? globalThis.Number(object.unread_conversations)
-        : 0,
+      message_id: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
     };
   },
 
-  toJSON(message: GetUnreadSummaryResponse): unknown {
+  toJSON(message: SendSystemMessageResponse): unknown {
     const obj: any = {};
-    if (message.unread_messages !== 0) {
-      obj.unreadMessages = Math.round(message.unread_messages);
+    if (message.message_id !== "") {
+      obj.messageId = message.message_id;
     }
-    if (message.unread_conversations !== 0) {
-      obj.unreadConversations = Math.round(message.unread_conversations);
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
     }
     return obj;
   },
 };
 
 /**
- * Conversations for other services (notifications: who gets a push, badge counts); any verified service may
- * call it. Every id is a UUID (an invalid one is INVALID_ARGUMENT with the error code VALIDATION_FAILED).
- * Message text is never served here. Errors carry Nova's stable error code in the `nova-error-code` trailer.
+ * Conversations for the other services. Every id is a UUID (an invalid one is INVALID_ARGUMENT with the
+ * error code VALIDATION_FAILED). Message text is never served here. Errors carry Nova's stable error code in
+ * the `nova-error-code` trailer. GetConversation and ListMembers answer any verified service;
+ * SendSystemMessage only the services on its allow list (mTLS identity).
  */
 export type MessagingServiceService = typeof MessagingServiceService;
 export const MessagingServiceService = {
@@ -565,37 +760,51 @@ export const MessagingServiceService = {
       Buffer.from(GetConversationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetConversationResponse => GetConversationResponse.decode(value),
   },
-  /** Whether user_id is an active member of conversation_id (false for a missing conversation). */
-  isMember: {
-    path: "/nova.messaging.v1.MessagingService/IsMember" as const,
+  /**
+   * The members of a live conversation (at most MESSAGING_MAX_GROUP_MEMBERS), with role, status (`active`,
+   * or `request`: a message request not accepted yet) and mute flag. NOT_FOUND when it does not exist.
+   */
+  listMembers: {
+    path: "/nova.messaging.v1.MessagingService/ListMembers" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: IsMemberRequest): Buffer => Buffer.from(IsMemberRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): IsMemberRequest => IsMemberRequest.decode(value),
-    responseSerialize: (value: IsMemberResponse): Buffer => Buffer.from(IsMemberResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): IsMemberResponse => IsMemberResponse.decode(value),
+    requestSerialize: (value: ListMembersRequest): Buffer => Buffer.from(ListMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMembersRequest => ListMembersRequest.decode(value),
+    responseSerialize: (value: ListMembersResponse): Buffer => Buffer.from(ListMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMembersResponse => ListMembersResponse.decode(value),
   },
-  /** A user's unread messages: the total, and how many conversations hold some (an app badge). */
-  getUnreadSummary: {
-    path: "/nova.messaging.v1.MessagingService/GetUnreadSummary" as const,
+  /**
+   * Posts a message of kind `system` (no user sender; the calling service's identity is recorded as its
+   * sender), e.g. a stream invitation. Standard conversations only (an e2ee one is UNIMPLEMENTED).
+   * Idempotent per (conversation, service, client_message_id).
+   */
+  sendSystemMessage: {
+    path: "/nova.messaging.v1.MessagingService/SendSystemMessage" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: GetUnreadSummaryRequest): Buffer =>
-      Buffer.from(GetUnreadSummaryRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GetUnreadSummaryRequest => GetUnreadSummaryRequest.decode(value),
-    responseSerialize: (value: GetUnreadSummaryResponse): Buffer =>
-      Buffer.from(GetUnreadSummaryResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): GetUnreadSummaryResponse => GetUnreadSummaryResponse.decode(value),
+    requestSerialize: (value: SendSystemMessageRequest): Buffer =>
+      Buffer.from(SendSystemMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SendSystemMessageRequest => SendSystemMessageRequest.decode(value),
+    responseSerialize: (value: SendSystemMessageResponse): Buffer =>
+      Buffer.from(SendSystemMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SendSystemMessageResponse => SendSystemMessageResponse.decode(value),
   },
 } as const;
 
 export interface MessagingServiceServer extends UntypedServiceImplementation {
   /** A live conversation and its active members. NOT_FOUND when it does not exist. */
   getConversation: handleUnaryCall<GetConversationRequest, GetConversationResponse>;
-  /** Whether user_id is an active member of conversation_id (false for a missing conversation). */
-  isMember: handleUnaryCall<IsMemberRequest, IsMemberResponse>;
-  /** A user's unread messages: the total, and how many conversations hold some (an app badge). */
-  getUnreadSummary: handleUnaryCall<GetUnreadSummaryRequest, GetUnreadSummaryResponse>;
+  /**
+   * The members of a live conversation (at most MESSAGING_MAX_GROUP_MEMBERS), with role, status (`active`,
+   * or `request`: a message request not accepted yet) and mute flag. NOT_FOUND when it does not exist.
+   */
+  listMembers: handleUnaryCall<ListMembersRequest, ListMembersResponse>;
+  /**
+   * Posts a message of kind `system` (no user sender; the calling service's identity is recorded as its
+   * sender), e.g. a stream invitation. Standard conversations only (an e2ee one is UNIMPLEMENTED).
+   * Idempotent per (conversation, service, client_message_id).
+   */
+  sendSystemMessage: handleUnaryCall<SendSystemMessageRequest, SendSystemMessageResponse>;
 }
 
 export interface MessagingServiceClient extends Client {
@@ -615,37 +824,44 @@ export interface MessagingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetConversationResponse) => void,
   ): ClientUnaryCall;
-  /** Whether user_id is an active member of conversation_id (false for a missing conversation). */
-  isMember(
-    request: IsMemberRequest,
-    callback: (error: ServiceError | null, response: IsMemberResponse) => void,
+  /**
+   * The members of a live conversation (at most MESSAGING_MAX_GROUP_MEMBERS), with role, status (`active`,
+   * or `request`: a message request not accepted yet) and mute flag. NOT_FOUND when it does not exist.
+   */
+  listMembers(
+    request: ListMembersRequest,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
   ): ClientUnaryCall;
-  isMember(
-    request: IsMemberRequest,
+  listMembers(
+    request: ListMembersRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: IsMemberResponse) => void,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
   ): ClientUnaryCall;
-  isMember(
-    request: IsMemberRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: IsMemberResponse) => void,
-  ): ClientUnaryCall;
-  /** A user's unread messages: the total, and how many conversations hold some (an app badge). */
-  getUnreadSummary(
-    request: GetUnreadSummaryRequest,
-    callback: (error: ServiceError | null, response: GetUnreadSummaryResponse) => void,
-  ): ClientUnaryCall;
-  getUnreadSummary(
-    request: GetUnreadSummaryRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: GetUnreadSummaryResponse) => void,
-  ): ClientUnaryCall;
-  getUnreadSummary(
-    request: GetUnreadSummaryRequest,
+  listMembers(
+    request: ListMembersRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: GetUnreadSummaryResponse) => void,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Posts a message of kind `system` (no user sender; the calling service's identity is recorded as its
+   * sender), e.g. a stream invitation. Standard conversations only (an e2ee one is UNIMPLEMENTED).
+   * Idempotent per (conversation, service, client_message_id).
+   */
+  sendSystemMessage(
+    request: SendSystemMessageRequest,
+    callback: (error: ServiceError | null, response: SendSystemMessageResponse) => void,
+  ): ClientUnaryCall;
+  sendSystemMessage(
+    request: SendSystemMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SendSystemMessageResponse) => void,
+  ): ClientUnaryCall;
+  sendSystemMessage(
+    request: SendSystemMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SendSystemMessageResponse) => void,
   ): ClientUnaryCall;
 }
 
