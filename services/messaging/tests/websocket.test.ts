@@ -101,23 +101,34 @@ describe('WebSocket /ws (nova.v1)', () => {
     b.close();
   });
 
-  it('presence: online while a socket is open, last active after; hidden by show_activity_status, both ways', async () => {
+  it('presence: online while a socket is open, last active after, pushed to members as `presence` frames; hidden by show_activity_status, both ways', async () => {
     const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
-    const g = (await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'group', title: 'p', member_ids: [bob.id, carol.id] } })).body.id;
+    const g = (await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'group', name: 'p', member_ids: [bob.id, carol.id] } })).body.id;
     const presence = async (u: TestUser) => {
       const res = await h.api('GET', `/api/v1/conversations/${g}/presence`, { token: u.token });
       expect(res.status).toBe(200);
       return Object.fromEntries(res.body.items.map((i: any) => [i.user_id, i]));
     };
     expect(await presence(alice)).toEqual({ [bob.id]: { user_id: bob.id, online: false, last_active_at: null }, [carol.id]: { user_id: carol.id, online: false, last_active_at: null } });
+    const c = await h.connect(carol);
     const b = await h.connect(bob);
     await expect.poll(async () => (await presence(alice))[bob.id].online).toBe(true);
+    expect(await c.next((f) => f.type === 'presence' && f.user_id === bob.id && f.online === true, 'bob online frame')).toMatchObject({ last_active_at: expect.any(String) });
     b.close();
     await expect.poll(async () => (await presence(alice))[bob.id].online).toBe(false);
     expect((await presence(alice))[bob.id].last_active_at).not.toBeNull();
+    await c.next((f) => f.type === 'presence' && f.user_id === bob.id && f.online === false, 'bob offline frame');
 
     await h.settings(bob, { privacy: { show_activity_status: false } });
     expect((await presence(alice))[bob.id]).toEqual({ user_id: bob.id, online: null, last_active_at: null });
+    // Hidden: no frames either.
+    const seen = c.frames.length;
+    const b2 = await h.connect(bob);
+    await expect.poll(async () => (await h.api('GET', `/api/v1/conversations/${g}/presence`, { token: carol.token })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.frames.slice(seen).filter((f) => f.type === 'presence' && f.user_id === bob.id)).toEqual([]);
+    b2.close();
+    c.close();
     // Bob hides his own status: he sees nobody's either.
     expect((await presence(bob))[carol.id]).toEqual({ user_id: carol.id, online: null, last_active_at: null });
     expect((await h.api('GET', `/api/v1/conversations/${g}/presence`, { token: (await h.newUser()).token })).status).toBe(404);

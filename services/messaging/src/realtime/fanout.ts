@@ -1,6 +1,6 @@
 import type { Logger, Redis } from '@nova/platform';
 import type { MessagingMetrics } from '../metrics.js';
-import type { Frame, Hub } from './hub.js';
+import type { Frame, FramePosition, Hub } from './hub.js';
 
 /** Tells clients that frames may have been lost: they should `resume`. */
 const RESYNC = JSON.stringify({ type: 'resync' });
@@ -17,8 +17,10 @@ export interface Realtime {
 
 /**
  * Cross-instance delivery over Redis pub/sub: one channel per deployment (`<REDIS_KEY_PREFIX>messaging:deliver`,
- * ioredis does not prefix channels), carrying the recipients with each frame (`<JSON array of user ids>\n<frame JSON>`); every instance hands the
- * frame to its own sockets of those recipients. One PUBLISH per event whatever the group size.
+ * ioredis does not prefix channels), carrying the recipients with each frame
+ * (`{"to":[user ids],"at":[conversation id, seq]?}\n<frame JSON>`, `at` for new messages, so each socket
+ * gets each message once and in order); every instance hands the frame to its own sockets of those
+ * recipients. One PUBLISH per event whatever the group size.
  */
 export class RedisFanout implements Realtime {
   readonly channel: string;
@@ -54,8 +56,10 @@ export class RedisFanout implements Realtime {
 
   async publish(userIds: readonly string[], frame: Frame): Promise<void> {
     if (userIds.length === 0) return;
-    // Recipients, a newline, then the frame as it goes to the sockets: receivers parse only the recipients.
-    const wire = `${JSON.stringify(userIds)}\n${JSON.stringify(frame)}`;
+    // Recipients, a newline, then the frame as it goes to the sockets: receivers parse only the header.
+    const message = frame.type === 'message' ? (frame.message as { conversation_id?: string; seq?: number } | undefined) : undefined;
+    const at = message?.conversation_id && typeof message.seq === 'number' ? [message.conversation_id, message.seq] : undefined;
+    const wire = `${JSON.stringify({ to: userIds, ...(at ? { at } : {}) })}\n${JSON.stringify(frame)}`;
     try {
       await this.opts.redis.publish(this.channel, wire);
     } catch (err) {
@@ -66,16 +70,17 @@ export class RedisFanout implements Realtime {
 
   private onMessage(payload: string): void {
     const cut = payload.indexOf('\n');
-    let to: unknown;
+    let header: { to?: unknown; at?: unknown } | undefined;
     try {
-      to = JSON.parse(payload.slice(0, cut));
+      header = JSON.parse(payload.slice(0, cut)) as typeof header;
     } catch {
-      to = undefined;
+      header = undefined;
     }
-    if (cut < 0 || !Array.isArray(to)) {
+    if (cut < 0 || !header || !Array.isArray(header.to)) {
       this.opts.logger.warn('messaging fan-out: unreadable frame dropped');
       return;
     }
-    this.opts.hub.deliver(to as string[], payload.slice(cut + 1));
+    const at = Array.isArray(header.at) && typeof header.at[0] === 'string' && typeof header.at[1] === 'number' ? ({ conversationId: header.at[0], seq: header.at[1] } satisfies FramePosition) : undefined;
+    this.opts.hub.deliver(header.to as string[], payload.slice(cut + 1), at);
   }
 }

@@ -18,6 +18,17 @@ export interface Connection {
   readonly openedAt: number;
   /** A pong (or any frame) arrived since the last ping. */
   alive: boolean;
+  /**
+   * Sees every new-message frame for this connection before it is sent (its conversation and seq); true
+   * when it took care of it (held back during a resume, or already sent): exactly once and in order per socket.
+   */
+  gate?: (position: FramePosition, data: string) => boolean;
+}
+
+/** Where a `message` frame sits: its conversation and sequence number. */
+export interface FramePosition {
+  conversationId: string;
+  seq: number;
 }
 
 /** Close codes of the protocol (RFC 6455 registered ones, plus 4000-4999 of our own). */
@@ -87,13 +98,16 @@ export class Hub {
     for (const set of this.byUser.values()) for (const conn of set) this.send(conn, data);
   }
 
-  /** Sends an already serialised frame to every local connection of the given users. */
-  deliver(userIds: readonly string[], data: string): number {
+  /** Sends an already serialised frame to every local connection of the given users (new messages through each one's gate). */
+  deliver(userIds: readonly string[], data: string, position?: FramePosition): number {
     let sent = 0;
     for (const id of userIds) {
       const set = this.byUser.get(id);
       if (!set) continue;
-      for (const conn of set) if (this.send(conn, data)) sent++;
+      for (const conn of set) {
+        if (position && conn.gate?.(position, data)) continue;
+        if (this.send(conn, data)) sent++;
+      }
     }
     this.opts.metrics.framesSent.inc(sent);
     return sent;

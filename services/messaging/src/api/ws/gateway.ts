@@ -3,6 +3,7 @@ import { AppError, bearerToken, invalidCredentials, isUuid, missingCredentials, 
 import type { FastifyRequest, FastifySchema } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { AppContext } from '../../context.js';
+import * as cq from '../../db/queries/conversations.js';
 import { catchUp } from '../../domain/messages.js';
 import { advance, DeliveryAcks, typing } from '../../domain/receipts.js';
 import { CLOSE, type Connection, type Frame } from '../../realtime/hub.js';
@@ -24,6 +25,8 @@ const TYPING_INTERVAL_MS = 3_000;
 /** How often sockets are checked for an expired or revoked session. */
 const SESSION_SWEEP_MS = 1_000;
 const ACK_FLUSH_MS = 1_000;
+/** Live message seqs remembered per socket and conversation (duplicate suppression). */
+const RECENT_SEQS = 256;
 /** How long a `resume` waits for a socket's queue to drain before giving up on the client. */
 const DRAIN_TIMEOUT_MS = 30_000;
 
@@ -42,6 +45,12 @@ interface State {
   conn: Connection;
   typingAt: Map<string, number>;
   badFrames: number;
+  /** Per conversation, the seq up to which a `resume` replayed everything: live frames at or below it are not sent again. */
+  through: Map<string, number>;
+  /** Per conversation, the seqs of the latest live `message` frames sent (bounded): none is sent twice. */
+  recent: Map<string, Set<number>>;
+  /** Conversations being replayed (`resume`): live messages wait here, then follow the replay in order. */
+  held: Map<string, { seq: number; data: string }[]>;
 }
 
 /**
@@ -86,6 +95,34 @@ export function wsGateway(ctx: AppContext) {
         return;
       }
       await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Whether this socket has not had message `seq` of the conversation yet (and records that it now has). */
+  function firstTime(st: State, conversationId: string, seq: number): boolean {
+    if (seq <= (st.through.get(conversationId) ?? 0)) return false;
+    let recent = st.recent.get(conversationId);
+    if (!recent) st.recent.set(conversationId, (recent = new Set()));
+    if (recent.has(seq)) return false;
+    recent.add(seq);
+    if (recent.size > RECENT_SEQS) recent.delete(Math.min(...recent));
+    return true;
+  }
+
+  /**
+   * Tells everyone who shares an active conversation with `userId` that they came online or went offline,
+   * when their `privacy.show_activity_status` allows it; a recipient who hides their own status gets none.
+   */
+  async function announce(userId: string, online: boolean): Promise<void> {
+    try {
+      const contacts = await cq.contactsOf(ctx.db, userId);
+      if (contacts.length === 0) return;
+      const settings = await ctx.users.settings([userId, ...contacts]);
+      if (settings.get(userId)?.showActivityStatus !== true) return;
+      const to = contacts.filter((u) => settings.get(u)?.showActivityStatus === true);
+      await ctx.realtime.publish(to, { type: 'presence', user_id: userId, online, last_active_at: new Date().toISOString() });
+    } catch (err) {
+      ctx.logger.debug({ err: { message: (err as Error).message }, user_id: userId }, 'presence frame not sent');
     }
   }
 
@@ -145,12 +182,24 @@ export function wsGateway(ctx: AppContext) {
             // A long replay waits for the socket to drain instead of tripping the slow-consumer limit.
             await drained(st.conn);
             if (st.conn.ws.readyState !== st.conn.ws.OPEN) return;
+            // Live messages of this conversation wait until the replay is out: in order, none twice.
+            st.held.set(w.id, []);
             try {
               const r = await catchUp(ctx, userId, w.id, w.after, ctx.config.MESSAGING_WS_RESUME_MAX_MESSAGES);
               for (const message of r.items) sendFrame(st.conn, { type: 'message', conversation_id: r.conversationId, message });
               const through = r.items.at(-1)?.seq ?? w.after;
+              st.through.set(w.id, Math.max(st.through.get(w.id) ?? 0, through));
               sendFrame(st.conn, { type: 'resumed', ...(ref !== undefined ? { ref } : {}), conversation_id: r.conversationId, through_seq: through, last_seq: r.lastSeq, complete: r.complete });
+              // Incomplete: the client pages over HTTP and resumes again; held frames would leave a gap.
+              const held = st.held.get(w.id) ?? [];
+              st.held.delete(w.id);
+              if (r.complete) {
+                for (const h of held.sort((a, b) => a.seq - b.seq)) {
+                  if (firstTime(st, w.id, h.seq) && ctx.hub.send(st.conn, h.data)) ctx.metrics.framesSent.inc();
+                }
+              }
             } catch (err) {
+              st.held.delete(w.id);
               if (err instanceof AppError && err.code === 'NOT_FOUND') {
                 sendFrame(st.conn, { type: 'error', ...(ref !== undefined ? { ref } : {}), code: 'NOT_FOUND', message: 'conversation not found', details: { conversation_id: w.id } });
               } else throw err;
@@ -168,12 +217,21 @@ export function wsGateway(ctx: AppContext) {
 
   function accept(ws: WebSocket, identity: AuthIdentity, token: string): void {
     const conn: Connection = { ws, userId: identity.userId, sessionId: identity.sessionId, token, expiresAt: identity.expiresAt, openedAt: Date.now(), alive: true };
-    const st: State = { conn, typingAt: new Map(), badFrames: 0 };
+    const st: State = { conn, typingAt: new Map(), badFrames: 0, through: new Map(), recent: new Map(), held: new Map() };
+    conn.gate = (at, data) => {
+      const held = st.held.get(at.conversationId);
+      if (held) {
+        held.push({ seq: at.seq, data });
+        return true;
+      }
+      return !firstTime(st, at.conversationId, at.seq);
+    };
+    const first = !ctx.hub.has(conn.userId);
     // hello first: nothing the hub delivers may overtake it.
     sendFrame(conn, { type: 'hello', protocol: PROTOCOL, user_id: conn.userId, heartbeat_seconds: ctx.config.MESSAGING_WS_HEARTBEAT_SECONDS, expires_at: conn.expiresAt.toISOString() });
     states.set(ws, st);
     ctx.hub.add(conn);
-    void ctx.presence.here([conn.userId]);
+    void ctx.presence.here([conn.userId]).then(() => (first ? announce(conn.userId, true) : undefined));
     // Frames are handled one at a time per socket, in order; a client may not queue more than a few.
     let chain = Promise.resolve();
     let queued = 0;
@@ -197,7 +255,13 @@ export function wsGateway(ctx: AppContext) {
     ws.on('close', () => {
       states.delete(ws);
       ctx.hub.remove(conn);
-      if (!ctx.hub.has(conn.userId)) void ctx.presence.gone(conn.userId);
+      if (!ctx.hub.has(conn.userId)) {
+        void ctx.presence
+          .gone(conn.userId)
+          .then(() => ctx.presence.of([conn.userId]))
+          .then((states) => (states.get(conn.userId)?.online ? undefined : announce(conn.userId, false)))
+          .catch((err: unknown) => ctx.logger.debug({ err: { message: (err as Error).message } }, 'presence: offline not announced'));
+      }
     });
     ws.on('error', (err) => ctx.logger.debug({ err: { message: err.message }, user_id: conn.userId }, 'websocket error'));
   }
