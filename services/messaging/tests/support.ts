@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import {
   connectNats,
@@ -71,6 +73,11 @@ export interface MessagingHarness {
   connect(user: TestUser | string, opts?: { port?: number; protocols?: string[]; headers?: Record<string, string> }): Promise<TestSocket>;
   /** Starts another messaging-only instance on the same database, Redis and NATS (cross-instance delivery). */
   secondInstance(): Promise<RunningPlatform>;
+  /**
+   * Starts `nova serve messaging` as a separate OS process (the built CLI, packages/cli/dist: run `tsc -b`
+   * first) on the same database, Redis and NATS; resolves with its HTTP port once it is ready.
+   */
+  secondProcess(): Promise<{ httpPort: number; stop(): Promise<void> }>;
   publishAuthEvent(e: { aggregate: string; action: string; type: string; entityId: string; data: unknown }): Promise<EventEnvelope>;
   outboxEvents(type: string): Promise<EventEnvelope<any>[]>;
   stop(): Promise<void>;
@@ -139,6 +146,7 @@ export async function startMessagingService(overrides: Record<string, string> = 
   let nats: NatsHandle;
   let pool: ServicePool<MessagingDb>;
   const extra: RunningPlatform[] = [];
+  const children: ChildProcess[] = [];
   try {
     platform = await runServices({ services: [messagingService, userService], env: raw });
     nats = await connectNats({ servers: platform.config.NATS_URL, name: `messaging-test-${env.id}`, logger: createLogger({ level: 'silent' }) });
@@ -221,12 +229,41 @@ export async function startMessagingService(overrides: Record<string, string> = 
       extra.push(p);
       return p;
     },
+    async secondProcess() {
+      const [httpPort, grpcPort] = [await freePort(), await freePort()];
+      const main = new URL('../../../packages/cli/dist/main.js', import.meta.url).pathname;
+      const child = spawn(process.execPath, [main, 'serve', 'messaging'], {
+        env: { ...process.env, ...raw, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort), GRPC_ADDR_USER: `127.0.0.1:${platform.grpcPort}`, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      children.push(child);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`nova serve messaging exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
+        const ready = await fetch(`http://127.0.0.1:${httpPort}/ready`).then((r) => r.ok, () => false);
+        if (ready) break;
+        if (Date.now() > deadline) throw new Error(`nova serve messaging did not become ready: ${stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return {
+        httpPort,
+        async stop() {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    },
     publishAuthEvent,
     async outboxEvents(type) {
       const { rows } = await sql<{ envelope: EventEnvelope<any> }>`SELECT envelope FROM messaging.outbox WHERE event_type = ${type} ORDER BY created_at, id`.execute(pool.db);
       return rows.map((r) => r.envelope);
     },
     async stop() {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
       for (const p of extra) await p.stop();
       await platform.stop();
       await nats.close();
@@ -235,4 +272,15 @@ export async function startMessagingService(overrides: Record<string, string> = 
       await env.cleanup();
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -186,7 +186,8 @@ export function wsGateway(ctx: AppContext) {
             st.held.set(w.id, []);
             try {
               const r = await catchUp(ctx, userId, w.id, w.after, ctx.config.MESSAGING_WS_RESUME_MAX_MESSAGES);
-              for (const message of r.items) sendFrame(st.conn, { type: 'message', conversation_id: r.conversationId, message });
+              // A message this socket already had live (before the resume) is not sent twice.
+              for (const message of r.items) if (!st.recent.get(w.id)?.has(message.seq)) sendFrame(st.conn, { type: 'message', conversation_id: r.conversationId, message });
               const through = r.items.at(-1)?.seq ?? w.after;
               st.through.set(w.id, Math.max(st.through.get(w.id) ?? 0, through));
               sendFrame(st.conn, { type: 'resumed', ...(ref !== undefined ? { ref } : {}), conversation_id: r.conversationId, through_seq: through, last_seq: r.lastSeq, complete: r.complete });
