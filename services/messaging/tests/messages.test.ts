@@ -113,6 +113,33 @@ describe('messages', () => {
     expect((await h.api('GET', '/api/v1/conversations/search?q=%20!!%20', { token: bob.token })).status).toBe(400);
   });
 
+  it('search runs on PostgreSQL full text: a GIN-indexed tsvector of the keyed word hashes, queried with tsquery; hidden messages and e2ee conversations excluded', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const sent = (await send(alice, conv, { text: 'Lighthouse keeper, lighthouse!' })).body;
+    await send(alice, conv, { text: 'the lighthouse again' });
+    const { rows } = await sql<{ v: string; t: string[] }>`SELECT search_vector::text AS v, search_terms AS t FROM messaging.messages WHERE id = ${sent.id}`.execute(h.db);
+    // Two distinct words, two lexemes: the hashes, never the words.
+    expect(rows[0]!.v.split(' ').sort()).toEqual(rows[0]!.t.map((x) => `'${x}'`).sort());
+    expect(rows[0]!.v).not.toMatch(/lighthouse|keeper/i);
+    const { rows: idx } = await sql<{ def: string }>`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = 'messaging' AND indexname = 'messages_search_idx'`.execute(h.db);
+    expect(idx[0]!.def).toMatch(/USING gin \(search_vector\)/);
+    const plan = await h.db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL enable_seqscan = off`.execute(tx);
+      const term = rows[0]!.t[0]!;
+      const { rows: p } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT id FROM messaging.messages WHERE deleted_at IS NULL AND search_vector @@ ${`'${term}'`}::tsquery`.execute(tx);
+      return p.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toContain('messages_search_idx');
+    const search = async (q: string) => (await h.api('GET', `/api/v1/conversations/search?q=${encodeURIComponent(q)}`, { token: bob.token })).body.items.map((m: any) => m.text);
+    expect(await search('lighthouse KEEPER')).toEqual(['Lighthouse keeper, lighthouse!']);
+    expect(await search('lighthouse')).toHaveLength(2);
+    await h.api('DELETE', `/api/v1/conversations/${conv}/messages/2?for=me`, { token: bob.token });
+    expect(await search('lighthouse')).toEqual(['Lighthouse keeper, lighthouse!']);
+    await h.db.updateTable('conversations').set({ mode: 'e2ee' }).where('id', '=', conv).execute();
+    expect(await search('lighthouse')).toEqual([]);
+  });
+
   it('edits: sender only, keeps the seq, marks edited_at; recall erases text and search terms, leaving a tombstone', async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];
     const conv = await open(alice, bob);
