@@ -120,7 +120,7 @@ async function runNova({ log, clients }) {
     const created = await fetch(`${url}/api/v1/conversations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json', 'x-forwarded-for': ip(1) },
-      body: JSON.stringify({ type: 'group', title: 'bench', member_ids: members }),
+      body: JSON.stringify({ type: 'group', name: 'bench', member_ids: members }),
     });
     if (created.status !== 201) throw new Error(`group creation: HTTP ${created.status} ${await created.text()}`);
     const conv = (await created.json()).id;
@@ -167,7 +167,7 @@ async function runBare({ log, clients }) {
       const frame = JSON.stringify({
         type: 'message',
         conversation_id: conv,
-        message: { id: newId(), conversation_id: conv, seq, sender_id: newId(), text: `bench ${now()}`, client_id: null, reply_to_seq: null, reactions: [], created_at: new Date().toISOString(), edited_at: null, recalled: false },
+        message: { id: newId(), conversation_id: conv, seq, kind: 'user', sender_id: newId(), sender_deleted: false, system_sender: null, text: `bench ${now()}`, media_ids: [], client_message_id: null, reply_to_seq: null, reactions: [], created_at: new Date().toISOString(), edited_at: null, recalled: false },
       });
       for (const ws of wss.clients) ws.send(frame);
       await new Promise((r) => setImmediate(r));

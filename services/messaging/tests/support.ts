@@ -233,7 +233,7 @@ export async function startMessagingService(overrides: Record<string, string> = 
       const [httpPort, grpcPort] = [await freePort(), await freePort()];
       const main = new URL('../../../packages/cli/dist/main.js', import.meta.url).pathname;
       const child = spawn(process.execPath, [main, 'serve', 'messaging'], {
-        env: { ...process.env, ...raw, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort), GRPC_ADDR_USER: `127.0.0.1:${platform.grpcPort}`, LOG_LEVEL: 'warn' },
+        env: { ...raw, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort), GRPC_ADDR_USER: `127.0.0.1:${platform.grpcPort}`, LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       children.push(child);
