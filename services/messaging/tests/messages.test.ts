@@ -20,7 +20,7 @@ describe('messages', () => {
     const first = await send(alice, conv, { text: 'hello bob' });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ conversation_id: conv, seq: 1, sender_id: alice.id, kind: 'user', sender_deleted: false, system_sender: null, text: 'hello bob', media_ids: [], client_message_id: null, recalled: false, edited_at: null, reply_to_seq: null, reactions: [] });
-    const reply = await send(bob, conv, { text: 'hi alice', reply_to_seq: 1 });
+    const reply = await send(bob, conv, { text: 'hi alice', reply_to: 1 });
     expect(reply.body).toMatchObject({ seq: 2, reply_to_seq: 1 });
     await send(alice, conv, { text: 'third' });
 
@@ -33,7 +33,7 @@ describe('messages', () => {
     const after = await h.api('GET', `/api/v1/conversations/${conv}/messages?after_seq=1`, { token: alice.token });
     expect(after.body.items.map((m: any) => m.seq)).toEqual([2, 3]);
     expect((await h.api('GET', `/api/v1/conversations/${conv}/messages?after_seq=1&before_seq=3`, { token: alice.token })).status).toBe(400);
-    expect((await send(alice, conv, { text: 'x', reply_to_seq: 99 })).status).toBe(404);
+    expect((await send(alice, conv, { text: 'x', reply_to: 99 })).status).toBe(404);
     expect((await send(alice, conv, { text: '   ' })).status).toBe(400);
     expect((await send(alice, conv, { text: 'x'.repeat(8001) })).status).toBe(400);
     expect((await send(alice, conv, { text: 'x'.repeat(8000) })).status).toBe(201);

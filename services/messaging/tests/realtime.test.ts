@@ -6,7 +6,7 @@ import { startMessagingService, type MessagingHarness, type TestUser } from './s
 describe('messaging realtime', () => {
   let h: MessagingHarness;
   beforeAll(async () => {
-    h = await startMessagingService({ MESSAGING_WS_HEARTBEAT_SECONDS: '5' });
+    h = await startMessagingService({ MESSAGING_WS_HEARTBEAT_SECONDS: '5', MESSAGING_WS_MAX_BUFFERED_KIB: '64' });
   });
   afterAll(async () => {
     await h?.stop();
@@ -98,4 +98,60 @@ describe('messaging realtime', () => {
     expect(metrics).toMatch(/messaging_ws_closes_total\{[^}]*code="no_pong"[^}]*\} [1-9]/);
     alive.close();
   }, 20_000);
+
+  it('edits, recalls, reactions, receipts and typing reach every connected device of every member', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const devices = [await h.connect(alice), await h.connect(alice), await h.connect(bob), await h.connect(bob)];
+    await send(alice, conv, 'first');
+    await send(alice, conv, 'second');
+    await h.api('PATCH', `/api/v1/conversations/${conv}/messages/1`, { token: alice.token, body: { text: 'first, edited' } });
+    await h.api('PUT', `/api/v1/conversations/${conv}/messages/1/reactions/${encodeURIComponent('🎉')}`, { token: bob.token });
+    await h.api('DELETE', `/api/v1/conversations/${conv}/messages/2`, { token: alice.token });
+    await h.api('POST', `/api/v1/conversations/${conv}/read`, { token: bob.token, body: { seq: 2 } });
+    devices[2]!.send({ type: 'typing', conversation_id: conv });
+    for (const [i, d] of devices.entries()) {
+      await d.next((f) => f.type === 'message_edited' && f.message.text === 'first, edited', `edit on device ${i}`);
+      await d.next((f) => f.type === 'reaction' && f.emoji === '🎉' && f.user_id === bob.id && f.previous_emoji === null, `reaction on device ${i}`);
+      await d.next((f) => f.type === 'message_recalled' && f.seq === 2, `recall on device ${i}`);
+    }
+    for (const d of devices.slice(0, 2)) {
+      await d.next((f) => f.type === 'receipt' && f.user_id === bob.id && f.read_seq === 2, 'receipt to alice');
+      await d.next((f) => f.type === 'typing' && f.user_id === bob.id, 'typing to alice');
+    }
+    // Bob's other device learns his read position; nobody gets their own typing back.
+    await devices[3]!.next((f) => f.type === 'read' && f.read_seq === 2, "bob's read on his other device");
+    expect(devices[2]!.frames.some((f) => f.type === 'typing')).toBe(false);
+    for (const d of devices) d.close();
+  });
+
+  it('a slow consumer cannot grow the server queue without bound: past MESSAGING_WS_MAX_BUFFERED_KIB it is closed with 1013 (reconnect and resume)', async () => {
+    // Eight senders (the `api` rate limit is per user), one slow reader.
+    const bob = await h.newUser();
+    const senders = await Promise.all(Array.from({ length: 8 }, () => h.newUser()));
+    const conv = (await h.api('POST', '/api/v1/conversations', { token: senders[0]!.token, body: { type: 'group', name: 'firehose', member_ids: [bob.id, ...senders.slice(1).map((u) => u.id)] } })).body.id as string;
+    const slow = await h.connect(bob);
+    const fast = await h.connect(bob);
+    // The client stops reading: TCP buffers fill, then the server's queue for this socket.
+    (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const closes = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${h.platform.httpPort}/metrics`)).text();
+      return Number(/messaging_ws_closes_total\{[^}]*code="1013"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await closes();
+    const big = 'x'.repeat(8_000);
+    let sent = 0;
+    while ((await closes()) === before && sent < 640) {
+      const res = await Promise.all(senders.map((u) => send(u, conv, big)));
+      expect(res.map((r) => r.status)).toEqual(senders.map(() => 201));
+      sent += senders.length;
+    }
+    expect(await closes()).toBe(before + 1);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect((await slow.closed).code).toBe(1013);
+    // Only that socket: the reading device got everything and stays open.
+    await fast.next((f) => f.type === 'message' && f.message.seq === sent, 'the last message on the reading device');
+    expect(fast.ws.readyState).toBe(WebSocket.OPEN);
+    fast.close();
+  }, 60_000);
 });

@@ -264,6 +264,12 @@ export async function addMembers(ctx: AppContext, caller: AuthIdentity, id: stri
   if (wanted.length === 0) throw new AppError('VALIDATION_FAILED', 'name at least one user other than yourself', { details: { field: 'user_ids' } });
   const pre = await memberOf(ctx.db, id, caller.userId);
   assertGroupAdmin(pre.conversation.kind, pre.member.role, 'add members');
+  // The size first: no need to ask the user service about a list that cannot fit anyway.
+  const max = ctx.config.MESSAGING_MAX_GROUP_MEMBERS;
+  const present = new Set(await cq.activeMemberIds(ctx.db, pre.conversation.id));
+  if (present.size + wanted.filter((u) => !present.has(u)).length > max) {
+    throw new AppError('VALIDATION_FAILED', `a group has at most ${max} members`, { details: { field: 'user_ids', max } });
+  }
   await assertAccepting(ctx, caller.userId, wanted);
 
   const added = await ctx.db.transaction().execute(async (tx) => {

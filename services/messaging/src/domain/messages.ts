@@ -18,7 +18,8 @@ export interface NewMessage {
   text?: string | undefined;
   media_ids?: string[] | undefined;
   client_message_id?: string | undefined;
-  reply_to_seq?: number | undefined;
+  /** The seq of the message this one replies to. */
+  reply_to?: number | undefined;
 }
 
 function cleanText(text: string): string {
@@ -163,9 +164,9 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
       if (!member || member.status === 'declined') throw conversationNotFound();
       if (member.status === 'request') throw requestPending();
       let replyToId: string | null = null;
-      if (input.reply_to_seq !== undefined) {
-        const target = await mq.findBySeq(tx, convId, input.reply_to_seq);
-        if (!target || Number(target.seq) <= Number(member.visible_from_seq)) throw new AppError('NOT_FOUND', 'reply_to_seq: message not found', { details: { field: 'reply_to_seq' } });
+      if (input.reply_to !== undefined) {
+        const target = await mq.findBySeq(tx, convId, input.reply_to);
+        if (!target || Number(target.seq) <= Number(member.visible_from_seq)) throw new AppError('NOT_FOUND', 'reply_to: message not found', { details: { field: 'reply_to' } });
         replyToId = target.id;
       }
       const row = await mq.insertMessage(tx, { id, conversation_id: convId, seq: next.seq, sender_id: me, ...sealed, media_ids: content.media, client_id: clientId ?? null, reply_to_id: replyToId, created_at: next.at });
@@ -186,7 +187,7 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
     return { view: (await hydrate(ctx, ctx.db, [existing]))[0]!, created: false };
   }
   // A new message has no reactions yet and its reply target is the seq asked for: no reads needed.
-  const view = messageView(ctx, outcome.row, { replyToSeq: input.reply_to_seq ?? null });
+  const view = messageView(ctx, outcome.row, { replyToSeq: input.reply_to ?? null });
   ctx.metrics.messagesSent.inc({ kind: pre.conversation.kind });
   await publishCreated(ctx, view, [me, ...outcome.recipients.active], outcome.recipients.requests);
   return { view, created: true };

@@ -14,7 +14,7 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
       schema: {
         summary: 'Send a message',
         description: [
-          `\`text\` of at most ${MAX_TEXT} characters and/or \`media_ids\` (at most ${MAX_MEDIA}), optionally replying to a message by its seq. The message gets the conversation's next sequence number (gap-free, in commit order) and is pushed to every active member's WebSocket (a member with a pending message request gets a \`message_request\` frame instead); MessageCreated is emitted through the outbox (without the text) with the recipients who have no open socket, for push notifications.`,
+          `\`text\` of at most ${MAX_TEXT} characters and/or \`media_ids\` (at most ${MAX_MEDIA}), optionally replying to a message by its seq (\`reply_to\`). The message gets the conversation's next sequence number (gap-free, in commit order) and is pushed to every active member's WebSocket (a member with a pending message request gets a \`message_request\` frame instead); MessageCreated is emitted through the outbox (without the text) with the recipients who have no open socket, for push notifications.`,
           `With a \`client_message_id\` (at most ${MAX_CLIENT_ID} characters, unique per sender and conversation), a retry returns the message the first call made with 200 instead of 201.`,
           'In a direct conversation a block either way forbids sending (403), and so does the other user having left (deleted account). Non-members: 404; the recipient of a pending message request: 409 (`details.reason: message_request`) until they accept it. An e2ee conversation: 501.',
         ].join(' '),
@@ -25,7 +25,7 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
             text: Type.Optional(Text),
             media_ids: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: MAX_MEDIA, description: 'ids of media uploaded through the media service (not checked here until the media service exposes them over gRPC)' })),
             client_message_id: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID })),
-            reply_to_seq: Type.Optional(Seq),
+            reply_to: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'the seq of the message this one replies to (shown as `reply_to_seq`)' })),
           },
           { additionalProperties: false },
         ),
