@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '@nova/testing';
-import { newId } from '@nova/platform';
+import { newId, sql } from '@nova/platform';
 import { startMessagingService, type MessagingHarness, type TestUser } from './support.js';
 
 /** Issue 7 rules: message requests, mute/archive, inbox last message, media, edit history, delete-for-me, deleted accounts, removal. */
@@ -256,5 +256,31 @@ describe('messaging rules', () => {
     expect(m).toMatchObject({ text: 'bye', sender_id: bob.id, sender_deleted: true });
     expect((await h.api('GET', `/api/v1/conversations/${conv}`, { token: alice.token })).body.members.map((x: any) => x.user_id)).toEqual([alice.id]);
     expect((await send(alice, conv, { text: 'hello?' })).status).toBe(403);
+  });
+
+  it('identity comes only from the verified token: a sender in the body is refused, identity headers are ignored', async () => {
+    const [alice, bob, mallory] = [await h.newUser(), await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    expect((await send(mallory, conv, { text: 'as alice', sender_id: alice.id })).status).toBe(400);
+    const spoof = await h.api('POST', `/api/v1/conversations/${conv}/messages`, { token: mallory.token, body: { text: 'as alice' }, headers: { 'x-user-id': alice.id, 'x-nova-user-id': alice.id } });
+    expect(spoof.status).toBe(404);
+    expect((await h.api('POST', `/api/v1/conversations/${conv}/messages`, { body: { text: 'anonymous' }, headers: { 'x-user-id': alice.id } })).status).toBe(401);
+    expect((await h.api('GET', `/api/v1/conversations/${conv}/messages`, { token: alice.token })).body.items).toEqual([]);
+  });
+
+  it('schema foreign keys are ON DELETE RESTRICT: a hard delete of something still referenced fails', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    const m = (await send(alice, conv, { text: 'kept' })).body;
+    await h.api('PUT', `/api/v1/conversations/${conv}/messages/1/reactions/${encodeURIComponent('👍')}`, { token: bob.token });
+    await h.api('PATCH', `/api/v1/conversations/${conv}/messages/1`, { token: alice.token, body: { text: 'kept!' } });
+    await h.api('DELETE', `/api/v1/conversations/${conv}/messages/1?for=me`, { token: bob.token });
+    const { rows } = await sql<{ t: string; rule: string }>`
+      SELECT c.conrelid::regclass::text AS t, c.confdeltype AS rule FROM pg_constraint c
+      WHERE c.contype = 'f' AND c.connamespace = 'messaging'::regnamespace`.execute(h.db);
+    expect(rows.length).toBeGreaterThanOrEqual(6);
+    expect(rows.filter((r) => r.rule !== 'r')).toEqual([]);
+    await expect(sql`DELETE FROM messaging.messages WHERE id = ${m.id}`.execute(h.db)).rejects.toMatchObject({ code: '23503' });
+    await expect(sql`DELETE FROM messaging.conversations WHERE id = ${conv}`.execute(h.db)).rejects.toMatchObject({ code: '23503' });
   });
 });
