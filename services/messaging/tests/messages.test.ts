@@ -239,7 +239,9 @@ describe('message key rotation', () => {
     try {
       [alice, bob] = [await first.newUser(), await first.newUser()];
       conv = (await first.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: bob.id } })).body.id;
-      for (const t of ['alpha secret', 'beta secret']) await first.api('POST', `/api/v1/conversations/${conv}/messages`, { token: alice.token, body: { text: t } });
+      for (const t of ['alpha secret', 'beta draft']) await first.api('POST', `/api/v1/conversations/${conv}/messages`, { token: alice.token, body: { text: t } });
+      // An edit keeps the replaced version, sealed too: it must be re-sealed with the bodies.
+      await first.api('PATCH', `/api/v1/conversations/${conv}/messages/2`, { token: alice.token, body: { text: 'beta secret' } });
       const oldId = new SecretBox(Buffer.from(oldKey, 'base64')).currentKeyId;
       const sealedWith = async () => [...new Set((await first.db.selectFrom('messages').select('body_key_id').where('conversation_id', '=', conv).execute()).map((r) => r.body_key_id))];
       expect(await sealedWith()).toEqual([oldId]);
@@ -258,6 +260,10 @@ describe('message key rotation', () => {
         expect(((await res.json()) as any).items.map((m: any) => m.text)).toEqual(['alpha secret', 'beta secret']);
         const newId = new SecretBox(Buffer.from(newKey, 'base64')).currentKeyId;
         await expect.poll(sealedWith, { timeout: 15_000 }).toEqual([newId]);
+        const editsSealedWith = async () => [...new Set((await first.db.selectFrom('message_edits').select('body_key_id').execute()).map((r) => r.body_key_id))];
+        await expect.poll(editsSealedWith, { timeout: 15_000 }).toEqual([newId]);
+        const history = await fetch(`http://127.0.0.1:${second.httpPort}/api/v1/conversations/${conv}/messages/2/edits`, { headers: { authorization: `Bearer ${bob.token}` } });
+        expect(((await history.json()) as any).items.map((v: any) => v.text)).toEqual(['beta draft', 'beta secret']);
         const search = await fetch(`http://127.0.0.1:${second.httpPort}/api/v1/conversations/search?q=secret`, { headers: { authorization: `Bearer ${bob.token}` } });
         expect(((await search.json()) as any).items).toHaveLength(2);
       } finally {
