@@ -142,7 +142,7 @@ async function runNova({ log, clients }) {
     log(`latency: ${PACED} messages at ${PACED_PER_SECOND}/s`);
     const paced = await phase(clients, { messages: PACED, drive: { perSecond: PACED_PER_SECOND }, sendOne });
     const stored = await fetch(`${url}/api/v1/conversations/${conv}`, { headers: { authorization: `Bearer ${tokens[0]}`, 'x-forwarded-for': ip(2) } }).then((r) => r.json());
-    if (stored.last_seq !== BURST + PACED) throw new Error(`expected ${BURST + PACED} messages, the conversation has ${stored.last_seq}`);
+    if (stored.last_seq !== BURST + PACED) throw new Error(`expected ${BURST + PACED} messages, the conversation has ${stored.last_seq}: ${JSON.stringify(stored).slice(0, 300)}`);
     await clients.close();
     return { burst, paced };
   } finally {

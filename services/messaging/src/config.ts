@@ -7,7 +7,7 @@ export const messagingConfig = {
   MESSAGING_MAX_GROUP_MEMBERS: v.int({ default: 256, min: 2, max: 10_000, doc: 'most members of a group conversation (the product limit is 256; the benchmark raises it to hold 1,001 members)' }),
   MESSAGING_EDIT_WINDOW_SECONDS: v.int({ default: 86_400, min: 0, doc: 'how long after sending a message its sender may edit it (every earlier version is kept: GET …/messages/:seq/edits)' }),
   MESSAGING_RECALL_WINDOW_SECONDS: v.int({ default: 3_600, min: 0, doc: 'how long after sending a message its sender may recall (delete for everyone) it; group owners and admins may remove any message at any time' }),
-  MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS: v.int({ default: 32, min: 2, max: 10_000, doc: 'conversations up to this many members get delivery/read receipts pushed over WebSocket; larger groups expose them through GET /api/v1/conversations/:id only' }),
+  MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS: v.int({ default: 32, min: 2, max: 10_000, doc: 'conversations up to this many members get delivery/read receipts and presence changes pushed over WebSocket; larger groups expose them through GET /api/v1/conversations/:id and …/presence only' }),
   MESSAGING_WS_MAX_CONNECTIONS_PER_USER: v.int({ default: 10, min: 1, max: 1_000, doc: 'WebSocket connections one user may hold on one instance; the oldest is closed (4008) when a new one exceeds it' }),
   MESSAGING_WS_HEARTBEAT_SECONDS: v.int({ default: 30, min: 5, max: 300, doc: 'interval of WebSocket pings; a connection that misses one pong is terminated' }),
   MESSAGING_WS_MAX_BUFFERED_KIB: v.int({ default: 1_024, min: 64, max: 65_536, doc: 'outgoing bytes a WebSocket may have queued before it is closed as a slow consumer (1013)' }),

@@ -25,6 +25,8 @@ const TYPING_INTERVAL_MS = 3_000;
 /** How often sockets are checked for an expired or revoked session. */
 const SESSION_SWEEP_MS = 1_000;
 const ACK_FLUSH_MS = 1_000;
+/** Most users one presence change is pushed to. */
+const MAX_PRESENCE_CONTACTS = 500;
 /** Live message seqs remembered per socket and conversation (duplicate suppression). */
 const RECENT_SEQS = 256;
 /** How long a `resume` waits for a socket's queue to drain before giving up on the client. */
@@ -105,17 +107,20 @@ export function wsGateway(ctx: AppContext) {
     if (!recent) st.recent.set(conversationId, (recent = new Set()));
     if (recent.has(seq)) return false;
     recent.add(seq);
-    if (recent.size > RECENT_SEQS) recent.delete(Math.min(...recent));
+    // Forget the earliest remembered (a Set iterates in insertion order): constant time per message.
+    if (recent.size > RECENT_SEQS) recent.delete(recent.values().next().value!);
     return true;
   }
 
   /**
-   * Tells everyone who shares an active conversation with `userId` that they came online or went offline,
-   * when their `privacy.show_activity_status` allows it; a recipient who hides their own status gets none.
+   * Tells the members of `userId`'s conversations of at most MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS members
+   * (like receipts; larger groups ask GET …/presence) that they came online or went offline, when their
+   * `privacy.show_activity_status` allows it; a recipient who hides their own status gets none. At most
+   * MAX_PRESENCE_CONTACTS are told, so a connect costs bounded work (one query, one user-service call).
    */
   async function announce(userId: string, online: boolean): Promise<void> {
     try {
-      const contacts = await cq.contactsOf(ctx.db, userId);
+      const contacts = await cq.contactsOf(ctx.db, userId, ctx.config.MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS, MAX_PRESENCE_CONTACTS);
       if (contacts.length === 0) return;
       const settings = await ctx.users.settings([userId, ...contacts]);
       if (settings.get(userId)?.showActivityStatus !== true) return;

@@ -74,22 +74,19 @@ export function recipientsOf(db: Q, conversationId: string, userId: string | nul
   return q.execute();
 }
 
-/** Everyone who shares an active conversation with `userId` (presence frames). */
-export async function contactsOf(db: Q, userId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('members as a')
-    .innerJoin('members as b', 'b.conversation_id', 'a.conversation_id')
-    .innerJoin('conversations as c', 'c.id', 'a.conversation_id')
-    .select('b.user_id')
-    .distinct()
-    .where('a.user_id', '=', userId)
-    .where('a.left_at', 'is', null)
-    .where('a.status', '=', 'active')
-    .where('b.left_at', 'is', null)
-    .where('b.status', '=', 'active')
-    .where('b.user_id', '<>', userId)
-    .where('c.deleted_at', 'is', null)
-    .execute();
+/**
+ * Everyone who shares an active conversation of at most `maxMembers` active members with `userId`, at most
+ * `limit` of them (presence frames: bounded work per connect, whatever the groups a user is in).
+ */
+export async function contactsOf(db: Q, userId: string, maxMembers: number, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ user_id: string }>`
+    SELECT DISTINCT b.user_id
+    FROM messaging.members a
+    JOIN messaging.conversations c ON c.id = a.conversation_id AND c.deleted_at IS NULL
+    JOIN messaging.members b ON b.conversation_id = a.conversation_id AND b.left_at IS NULL AND b.status = 'active' AND b.user_id <> a.user_id
+    WHERE a.user_id = ${userId} AND a.left_at IS NULL AND a.status = 'active'
+      AND (SELECT count(*) FROM messaging.members n WHERE n.conversation_id = a.conversation_id AND n.left_at IS NULL AND n.status = 'active') <= ${maxMembers}
+    LIMIT ${limit}`.execute(db);
   return rows.map((r) => r.user_id);
 }
 
