@@ -68,12 +68,6 @@ export interface PostEngagementTable {
   points: number;
 }
 
-export interface HashtagEngagementTable {
-  tag: string;
-  bucket: Timestamp;
-  points: number;
-}
-
 export interface SnapshotsTable {
   id: string;
   owner_id: string;
@@ -91,6 +85,5 @@ export interface FeedDb {
   readers: ReadersTable;
   affinity: AffinityTable;
   post_engagement: PostEngagementTable;
-  hashtag_engagement: HashtagEngagementTable;
   snapshots: SnapshotsTable;
 }

@@ -87,13 +87,13 @@ export class HomeFeed {
       const slice = await this.snapshots.page<Frozen>(viewerId, 'home', position, limit);
       const frozen = slice.items.map(thaw);
       // Re-screen the page: what was deleted, blocked or unfollowed since the snapshot drops out.
-      const rows = await screen(this.ctx.db, viewerId, frozen.map((f) => ({ postId: f.postId, at: f.enteredAt })), { heavy: this.heavy(false) });
+      const rows = await screen(this.ctx.db, viewerId, frozen.map((f) => ({ postId: f.postId, at: f.enteredAt })), {});
       const still = new Map(rows.flatMap((r) => (decide(viewerId, r) ? [[r.id, r] as const] : [])));
       this.ctx.metrics.reads.inc({ mode: 'ranked', source: position.store === 'r' ? 'cache' : 'database' });
       return { items: frozen.filter((f) => still.has(f.postId)), nextCursor: slice.next ? encodeSnapshotCursor(slice.next) : null };
     }
     const { entries, source } = await this.timeline(viewerId);
-    const rows = await screen(this.ctx.db, viewerId, entries, { heavy: this.heavy(true) });
+    const rows = await screen(this.ctx.db, viewerId, entries, { heavy: this.heavy() });
     const now = Date.now();
     const items: FeedItem[] = [];
     for (const r of rows) {
@@ -122,7 +122,7 @@ export class HomeFeed {
       exhausted = read.entries.length < want;
       // Entries past the last one read may still be in the timeline: heavy posts older than it wait for the next round.
       const boundary = exhausted ? -Infinity : read.entries.at(-1)!.at;
-      const opts: ScreenOptions = { heavy: this.heavy(true), ...(before ? { before } : {}) };
+      const opts: ScreenOptions = { heavy: this.heavy(), ...(before ? { before } : {}) };
       for (const r of await screen(this.ctx.db, viewerId, read.entries, opts)) {
         const reason = decide(viewerId, r);
         if (!reason || r.entered_at.getTime() < boundary) continue;
@@ -170,10 +170,10 @@ export class HomeFeed {
     return { entries: opts.count === undefined ? slice : slice.slice(0, opts.count), source };
   }
 
-  private heavy(enabled: boolean): ScreenOptions['heavy'] {
+  private heavy(): ScreenOptions['heavy'] {
     const c = this.ctx.config;
     return {
-      followers: enabled ? c.FEED_HEAVY_AUTHOR_FOLLOWERS : Number.MAX_SAFE_INTEGER,
+      followers: c.FEED_HEAVY_AUTHOR_FOLLOWERS,
       since: new Date(Date.now() - c.FEED_HEAVY_MERGE_DAYS * 86_400_000),
       perAuthor: c.FEED_HEAVY_MERGE_POSTS,
     };

@@ -9,7 +9,7 @@ import { optionalTimeField, optionalUuidField, tagsField, timeField, uuidField, 
 type Tx = Transaction<FeedDb>;
 
 /** Trending points of each interaction (the issue's weights); a view counts 1 (see views.ts). */
-export const POINTS = { like: 5, comment: 3, repost: 10, newPost: 1 } as const;
+export const POINTS = { like: 5, comment: 3, repost: 10 } as const;
 
 /**
  * Keeps the feed's read model in step with content's post events (`content.post.*`, one consumer, so a
@@ -27,9 +27,7 @@ export async function onPostEvent(ctx: AppContext, tx: Tx, event: EventEnvelope)
         hashtags: tagsField(event),
         createdAt: timeField(event, 'created_at'),
       };
-      if ((await pq.insertPost(tx, post)) && post.visibility === 'public' && post.hashtags.length > 0) {
-        await eq.addPoints(tx, POINTS.newPost, post.createdAt, { hashtags: post.hashtags });
-      }
+      await pq.insertPost(tx, post);
       return;
     }
     case 'PostUpdated':
@@ -69,10 +67,8 @@ async function interaction(tx: Tx, event: EventEnvelope, kind: 'like' | 'comment
   if (kind !== 'repost') await pq.bumpCounter(tx, postId, kind === 'like' ? 'like_count' : 'comment_count', sign);
   else await pq.bumpCounter(tx, postId, 'repost_count', sign);
   if (kind !== 'repost' && userId !== authorId) await pq.bumpAffinity(tx, userId, authorId, at, kind === 'like' ? { likes: sign } : { comments: sign });
-  const post = await pq.findPost(tx, postId);
-  if (post && post.visibility === 'public' && !post.author_private) {
-    await eq.addPoints(tx, sign * POINTS[kind], at, { postId, hashtags: post.hashtags });
-  }
+  // Points count for every post; trending lists only show live public posts of public accounts.
+  await eq.addPoints(tx, postId, sign * POINTS[kind], at);
 }
 
 /**

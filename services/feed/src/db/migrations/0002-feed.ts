@@ -85,8 +85,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (viewer_id, author_id, day)
     )`.execute(db);
 
-  // Trending: engagement points (view 1, like 5, comment 3, repost 10; negative for an undo) per post and
-  // per hashtag, in 5-minute buckets. The decay is applied when the top lists are computed.
+  // Trending: engagement points (view 1, like 5, comment 3, repost 10; negative for an undo) per post, in
+  // 5-minute buckets. The decay is applied when the top lists are computed; hashtags score through their posts.
   await sql`
     CREATE TABLE feed.post_engagement (
       post_id uuid NOT NULL,
@@ -95,14 +95,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (post_id, bucket)
     )`.execute(db);
   await sql`CREATE INDEX post_engagement_bucket ON feed.post_engagement (bucket)`.execute(db);
-  await sql`
-    CREATE TABLE feed.hashtag_engagement (
-      tag text NOT NULL,
-      bucket timestamptz NOT NULL,
-      points double precision NOT NULL,
-      PRIMARY KEY (tag, bucket)
-    )`.execute(db);
-  await sql`CREATE INDEX hashtag_engagement_bucket ON feed.hashtag_engagement (bucket)`.execute(db);
+  await sql`CREATE INDEX posts_tagged_recent ON feed.posts (created_at) WHERE cardinality(hashtags) > 0 AND deleted_at IS NULL`.execute(db);
 
   // Ranked feed snapshots (the cursor's order) when Redis cannot hold them. Disposable: unlogged.
   await sql`

@@ -6,36 +6,24 @@ type Db = Kysely<FeedDb> | Transaction<FeedDb>;
 /** Width of an engagement bucket: the finest resolution of the trending windows. */
 const BUCKET = '5 minutes';
 
-/** Adds engagement points to a post (and to each of its hashtags) in the bucket of `at`. */
-export async function addPoints(db: Db, points: number, at: Date, target: { postId?: string; hashtags?: readonly string[] }): Promise<void> {
-  const bucket = sql`date_bin(${BUCKET}::interval, ${at.toISOString()}::timestamptz, 'epoch'::timestamptz)`;
-  if (target.postId !== undefined) {
-    await sql`
-      INSERT INTO feed.post_engagement (post_id, bucket, points) VALUES (${target.postId}, ${bucket}, ${points})
-      ON CONFLICT (post_id, bucket) DO UPDATE SET points = feed.post_engagement.points + excluded.points`.execute(db);
-  }
-  if (target.hashtags !== undefined && target.hashtags.length > 0) {
-    await sql`
-      INSERT INTO feed.hashtag_engagement (tag, bucket, points)
-      SELECT tag, ${bucket}, ${points}::double precision FROM unnest(${[...new Set(target.hashtags)]}::text[]) AS t(tag)
-      ON CONFLICT (tag, bucket) DO UPDATE SET points = feed.hashtag_engagement.points + excluded.points`.execute(db);
-  }
+/** Adds engagement points to a post in the bucket of `at`. */
+export async function addPoints(db: Db, postId: string, points: number, at: Date): Promise<void> {
+  await sql`
+    INSERT INTO feed.post_engagement (post_id, bucket, points) VALUES (${postId}, ${bucketOf(at)}, ${points})
+    ON CONFLICT (post_id, bucket) DO UPDATE SET points = feed.post_engagement.points + excluded.points`.execute(db);
 }
 
-/** Adds view points for posts in one statement; only live posts of the projection count. */
+/** Adds view points for posts in one statement; only live posts of the read model count. */
 export async function addViewPoints(db: Db, postIds: readonly string[], points: number, at: Date): Promise<void> {
   if (postIds.length === 0) return;
-  const bucket = sql`date_bin(${BUCKET}::interval, ${at.toISOString()}::timestamptz, 'epoch'::timestamptz)`;
   await sql`
     INSERT INTO feed.post_engagement (post_id, bucket, points)
-    SELECT p.id, ${bucket}, ${points}::double precision FROM feed.posts p WHERE p.id = ANY(${[...postIds]}::uuid[]) AND p.deleted_at IS NULL
+    SELECT p.id, ${bucketOf(at)}, ${points}::double precision FROM feed.posts p WHERE p.id = ANY(${[...postIds]}::uuid[]) AND p.deleted_at IS NULL
     ON CONFLICT (post_id, bucket) DO UPDATE SET points = feed.post_engagement.points + excluded.points`.execute(db);
-  await sql`
-    INSERT INTO feed.hashtag_engagement (tag, bucket, points)
-    SELECT tag, ${bucket}, sum(${points}::double precision) FROM feed.posts p, unnest(p.hashtags) AS tag
-    WHERE p.id = ANY(${[...postIds]}::uuid[]) AND p.deleted_at IS NULL AND p.visibility = 'public'
-    GROUP BY tag
-    ON CONFLICT (tag, bucket) DO UPDATE SET points = feed.hashtag_engagement.points + excluded.points`.execute(db);
+}
+
+function bucketOf(at: Date) {
+  return sql`date_bin(${BUCKET}::interval, ${at.toISOString()}::timestamptz, 'epoch'::timestamptz)`;
 }
 
 export interface Scored {
@@ -62,14 +50,28 @@ export async function topPosts(db: Db, windowSeconds: number, halfLifeHours: num
   return rows;
 }
 
-/** The top hashtags of a window by decayed engagement of the public posts carrying them (and their use). */
+/**
+ * The top hashtags of a window: each live public post carrying a tag (of an account neither private nor
+ * deleted) adds its decayed engagement in the window, plus 1 decayed from its creation when it was made
+ * within the window (so a tag trends by use as well as by engagement).
+ */
 export async function topHashtags(db: Db, windowSeconds: number, halfLifeHours: number, limit: number): Promise<Scored[]> {
+  const decay = (at: ReturnType<typeof sql>) => sql`power(2, -extract(epoch FROM now() - ${at}) / (${halfLifeHours}::float8 * 3600))`;
+  const since = sql`now() - make_interval(secs => ${windowSeconds})`;
   const { rows } = await sql<Scored>`
-    SELECT tag AS id, sum(points * power(2, -extract(epoch FROM now() - bucket) / (${halfLifeHours}::float8 * 3600)))::float8 AS score
-    FROM feed.hashtag_engagement
-    WHERE bucket > now() - make_interval(secs => ${windowSeconds})
-    GROUP BY tag
-    HAVING sum(points) > 0
+    WITH engaged AS (
+      SELECT post_id, sum(points * ${decay(sql`bucket`)}) AS score FROM feed.post_engagement WHERE bucket > ${since} GROUP BY post_id
+    ), scored AS (
+      SELECT p.hashtags, coalesce(e.score, 0) + CASE WHEN p.created_at > ${since} THEN ${decay(sql`p.created_at`)} ELSE 0 END AS score
+      FROM feed.posts p
+      LEFT JOIN engaged e ON e.post_id = p.id
+      LEFT JOIN feed.authors a ON a.id = p.author_id
+      WHERE cardinality(p.hashtags) > 0 AND p.deleted_at IS NULL AND p.visibility = 'public'
+        AND (e.post_id IS NOT NULL OR p.created_at > ${since})
+        AND coalesce(NOT a.is_private AND a.deleted_at IS NULL, true)
+    )
+    SELECT tag AS id, sum(score)::float8 AS score FROM scored, unnest(hashtags) AS tag
+    GROUP BY tag HAVING sum(score) > 0
     ORDER BY score DESC, tag
     LIMIT ${limit}`.execute(db);
   return rows;
@@ -78,5 +80,4 @@ export async function topHashtags(db: Db, windowSeconds: number, halfLifeHours: 
 /** Drops engagement older than the longest window. */
 export async function purgeEngagement(db: Db, olderThanSeconds: number): Promise<void> {
   await sql`DELETE FROM feed.post_engagement WHERE bucket < now() - make_interval(secs => ${olderThanSeconds})`.execute(db);
-  await sql`DELETE FROM feed.hashtag_engagement WHERE bucket < now() - make_interval(secs => ${olderThanSeconds})`.execute(db);
 }

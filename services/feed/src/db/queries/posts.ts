@@ -31,28 +31,6 @@ export async function markDeleted(db: Db, id: string, at: Date): Promise<void> {
   await db.updateTable('posts').set({ deleted_at: at }).where('id', '=', id).where('deleted_at', 'is', null).execute();
 }
 
-export interface PostFacts {
-  id: string;
-  author_id: string;
-  visibility: PostVisibility;
-  is_reply: boolean;
-  hashtags: string[];
-  created_at: Date;
-  deleted_at: Date | null;
-  /** Whether the author's account is private (false when not known). */
-  author_private: boolean;
-}
-
-export async function findPost(db: Db, id: string): Promise<PostFacts | undefined> {
-  return db
-    .selectFrom('posts as p')
-    .leftJoin('authors as a', 'a.id', 'p.author_id')
-    .select(['p.id', 'p.author_id', 'p.visibility', 'p.is_reply', 'p.hashtags', 'p.created_at', 'p.deleted_at'])
-    .select(sql<boolean>`coalesce(a.is_private, false)`.as('author_private'))
-    .where('p.id', '=', id)
-    .executeTakeFirst();
-}
-
 export type Counter = 'like_count' | 'comment_count' | 'repost_count';
 
 export async function bumpCounter(db: Db, id: string, counter: Counter, delta: number): Promise<void> {

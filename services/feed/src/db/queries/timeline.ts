@@ -55,8 +55,8 @@ export interface ScreenedRow {
 }
 
 export interface ScreenOptions {
-  /** Heavy authors the reader follows are merged in: their posts newer than `since`, at most `perAuthor` each. */
-  heavy: { followers: number; since: Date; perAuthor: number };
+  /** Heavy authors the reader follows are merged in: their posts newer than `since`, at most `perAuthor` each (none when absent). */
+  heavy?: { followers: number; since: Date; perAuthor: number };
   /** Latest mode: only entries strictly before this position. */
   before?: { at: Date; id: string };
 }
@@ -71,21 +71,22 @@ export async function screen(db: Db, viewerId: string, entries: readonly { postI
   const ids = entries.map((e) => e.postId);
   const ats = entries.map((e) => new Date(e.at).toISOString());
   const before = opts.before;
+  const heavy = opts.heavy ?? { followers: 0, since: new Date(), perAuthor: 0 };
   const { rows } = await sql<ScreenedRow>`
     WITH given AS (
       SELECT * FROM unnest(${ids}::uuid[], ${ats}::timestamptz[]) AS g(post_id, entered_at)
     ), heavy AS (
       SELECT hp.id AS post_id, date_trunc('milliseconds', hp.created_at) AS entered_at
       FROM feed.follows f
-      JOIN feed.authors a ON a.id = f.followee_id AND a.follower_count >= ${opts.heavy.followers} AND a.deleted_at IS NULL
+      JOIN feed.authors a ON a.id = f.followee_id AND a.follower_count >= ${heavy.followers} AND a.deleted_at IS NULL
       CROSS JOIN LATERAL (
         SELECT p.id, p.created_at FROM feed.posts p
         WHERE p.author_id = f.followee_id AND p.deleted_at IS NULL AND NOT p.is_reply AND p.visibility <> 'private'
-          AND p.created_at > ${opts.heavy.since.toISOString()}::timestamptz
+          AND p.created_at > ${heavy.since.toISOString()}::timestamptz
           ${before ? sql`AND date_trunc('milliseconds', p.created_at) <= ${before.at.toISOString()}::timestamptz` : sql``}
-        ORDER BY p.created_at DESC, p.id DESC LIMIT ${opts.heavy.perAuthor}
+        ORDER BY p.created_at DESC, p.id DESC LIMIT ${heavy.perAuthor}
       ) hp
-      WHERE f.follower_id = ${viewerId}
+      WHERE f.follower_id = ${viewerId} AND ${opts.heavy !== undefined}
     ), candidates AS (
       SELECT post_id, max(entered_at) AS entered_at FROM (SELECT * FROM given UNION ALL SELECT * FROM heavy) u GROUP BY post_id
     )
