@@ -90,6 +90,8 @@ describe('when Redis is down or empty', () => {
     const during = await h.post(author);
     await h.projected(during);
     expect(await h.feedIds(r, 'latest')).toEqual([during, second, first]);
+    // Its fan-out could not complete, so no FeedUpdated claims it did (the consumer retries it later).
+    expect(await h.outboxEvents('FeedUpdated', during)).toEqual([]);
 
     await startRedis();
     // Redis came back with nothing: the first read rebuilds the timeline from PostgreSQL instead of showing a partial one.

@@ -46,7 +46,7 @@ export async function startFeed(overrides: Record<string, string> = {}): Promise
   let counter = 0;
 
   const feed: FeedHarness['feed'] = async (reader, query = {}) => {
-    const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
     const res = await h.api('GET', `/api/v1/feed${qs ? `?${qs}` : ''}`, { token: reader.token });
     expectOk(res, `feed of ${reader.username}`);
     return res.body;
