@@ -4,7 +4,7 @@ import { v } from '@nova/platform';
 export const feedConfig = {
   FEED_TIMELINE_CAP: v.int({ default: 800, min: 50, max: 10_000, doc: 'entries kept in each cached home timeline (a Redis sorted set)' }),
   FEED_ACTIVE_DAYS: v.int({ default: 7, min: 1, max: 90, doc: 'a user who has not read their feed for this long is inactive: fan-out skips them and their cached timeline expires (rebuilt from PostgreSQL when they return)' }),
-  FEED_HEAVY_AUTHOR_FOLLOWERS: v.int({ default: 10_000, min: 1, doc: 'authors with at least this many followers are not fanned out; their recent posts are merged into readers\' feeds at read time' }),
+  FEED_HEAVY_AUTHOR_FOLLOWERS: v.int({ default: 10_000, min: 1, doc: 'authors with more than this many followers are not fanned out; their recent posts are merged into readers\' feeds at read time' }),
   FEED_HEAVY_MERGE_DAYS: v.int({ default: 3, min: 1, max: 30, doc: 'how far back a heavy author\'s posts are merged in at read time' }),
   FEED_HEAVY_MERGE_POSTS: v.int({ default: 50, min: 1, max: 500, doc: 'most posts of one heavy author merged into a feed' }),
   FEED_FOLLOW_BACKFILL_POSTS: v.int({ default: 50, min: 0, max: 500, doc: 'recent posts of a newly followed author merged into the follower\'s cached timeline' }),

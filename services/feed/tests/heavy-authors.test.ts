@@ -3,11 +3,11 @@ import { Timelines } from '../src/domain/timelines.js';
 import { startFeed, type FeedHarness, type TestUser } from './support.js';
 import { Redis } from 'ioredis';
 
-// Authors with 3 or more followers count as heavy here (production default: 10,000).
+// Authors with more than 2 followers count as heavy here (production default: more than 10,000).
 let h: FeedHarness;
 let redis: Redis;
 beforeAll(async () => {
-  h = await startFeed({ FEED_HEAVY_AUTHOR_FOLLOWERS: '3' });
+  h = await startFeed({ FEED_HEAVY_AUTHOR_FOLLOWERS: '2' });
   redis = new Redis(h.platform.config.REDIS_URL, { keyPrefix: h.platform.config.REDIS_KEY_PREFIX });
 });
 afterAll(async () => {

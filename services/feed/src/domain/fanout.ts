@@ -11,7 +11,7 @@ type Tx = Transaction<FeedDb>;
  * Fan-out on write (its own consumer of `content.post.*`, so a Redis outage holds back timelines, never the
  * read model). A new post goes into the cached timeline of its author and of every active follower, in
  * pipelined batches; then, in the same transaction that records the event as handled, a FeedUpdated event
- * says it is there. Authors with FEED_HEAVY_AUTHOR_FOLLOWERS or more followers are not fanned out (their
+ * says it is there. Authors with more than FEED_HEAVY_AUTHOR_FOLLOWERS followers are not fanned out (their
  * posts are merged at read time). A repost goes to the reposter's followers; a deletion, or a post becoming
  * private, is taken out again. Redis failures throw: the event is redelivered with backoff, and writes are
  * idempotent (ZADD GT, ZREM).
@@ -25,7 +25,7 @@ export async function onPostFanout(ctx: AppContext, tx: Tx, event: EventEnvelope
       const visibility = visibilityField(event);
       const entry = { postId, at: timeField(event, 'created_at').getTime() };
       const started = Date.now();
-      const heavy = (await gq.followerCount(tx, authorId)) >= ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS;
+      const heavy = (await gq.followerCount(tx, authorId)) > ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS;
       let timelines = await ctx.timelines.appendMany([authorId], [entry]);
       if (visibility !== 'private' && !heavy) timelines += await toFollowers(ctx, tx, authorId, (ids) => ctx.timelines.appendMany(ids, [entry]));
       const completed = Date.now();
@@ -50,7 +50,7 @@ export async function onPostFanout(ctx: AppContext, tx: Tx, event: EventEnvelope
     }
     case 'PostReposted': {
       const reposter = uuidField(event, 'user_id');
-      if ((await gq.followerCount(tx, reposter)) >= ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
+      if ((await gq.followerCount(tx, reposter)) > ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
       const entry: Entry = { postId: uuidField(event, 'post_id'), at: timeField(event).getTime() };
       await toFollowers(ctx, tx, reposter, (ids) => ctx.timelines.appendMany(ids, [entry]));
       return;
@@ -65,7 +65,7 @@ export async function onPostFanout(ctx: AppContext, tx: Tx, event: EventEnvelope
       if (after === 'private' && before !== 'private') return remove(ctx, tx, authorId, postId, { keepAuthor: true });
       if (before === 'private' && after !== 'private') {
         const post = await tx.selectFrom('posts').select(['created_at', 'is_reply']).where('id', '=', postId).executeTakeFirst();
-        if (!post || post.is_reply || (await gq.followerCount(tx, authorId)) >= ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
+        if (!post || post.is_reply || (await gq.followerCount(tx, authorId)) > ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
         const entry = { postId, at: post.created_at.getTime() };
         await toFollowers(ctx, tx, authorId, (ids) => ctx.timelines.appendMany(ids, [entry]));
       }

@@ -82,7 +82,7 @@ export async function onFollowEvent(ctx: AppContext, tx: Tx, event: EventEnvelop
   const followee = uuidField(event, 'followee_id');
   if (event.type === 'FollowCreated') {
     if (!(await gq.insertFollow(tx, follower, followee, timeField(event)))) return;
-    if ((await gq.followerCount(tx, followee)) >= ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
+    if ((await gq.followerCount(tx, followee)) > ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS) return;
     const posts = await pq.recentTimelinePosts(tx, followee, ctx.config.FEED_FOLLOW_BACKFILL_POSTS);
     await bestEffort(ctx, 'follow_backfill', () => ctx.timelines.appendMany([follower], posts.map((p) => ({ postId: p.id, at: p.created_at.getTime() }))));
   } else {

@@ -21,7 +21,7 @@ export async function rebuildEntries(db: Db, userId: string, opts: { cap: number
       UNION ALL
       SELECT f.followee_id FROM feed.follows f
       LEFT JOIN feed.authors a ON a.id = f.followee_id
-      WHERE f.follower_id = ${userId} AND coalesce(a.follower_count, 0) < ${opts.heavyFollowers}
+      WHERE f.follower_id = ${userId} AND coalesce(a.follower_count, 0) <= ${opts.heavyFollowers}
     ), entries AS (
       SELECT p.id, p.created_at AS at FROM sources s
       CROSS JOIN LATERAL (
@@ -78,7 +78,7 @@ export async function screen(db: Db, viewerId: string, entries: readonly { postI
     ), heavy AS (
       SELECT hp.id AS post_id, date_trunc('milliseconds', hp.created_at) AS entered_at
       FROM feed.follows f
-      JOIN feed.authors a ON a.id = f.followee_id AND a.follower_count >= ${heavy.followers} AND a.deleted_at IS NULL
+      JOIN feed.authors a ON a.id = f.followee_id AND a.follower_count > ${heavy.followers} AND a.deleted_at IS NULL
       CROSS JOIN LATERAL (
         SELECT p.id, p.created_at FROM feed.posts p
         WHERE p.author_id = f.followee_id AND p.deleted_at IS NULL AND NOT p.is_reply AND p.visibility <> 'private'
