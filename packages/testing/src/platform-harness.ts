@@ -110,6 +110,32 @@ export function newUsername(label = 'u'): string {
   return `${label}_${userCounter}_${randomBytes(4).toString('hex')}`.slice(0, 32);
 }
 
+/**
+ * `api(method, path, opts)` against a local HTTP port: JSON in and out (a body that is not JSON stays text, so
+ * a failing assertion shows it), a fresh client IP per call unless given (X-Forwarded-For through the
+ * trusted local proxy), the token as `Authorization: Bearer`.
+ */
+export function httpCaller(port: number) {
+  return async <T = any>(method: string, path: string, call: CallOptions = {}): Promise<ApiResponse<T>> => {
+    const headers: Record<string, string> = { 'x-forwarded-for': call.ip ?? freshIp(), ...call.headers };
+    if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers,
+      ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text.length > 0 ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON: keep the text so a failing assertion shows it.
+    }
+    return { status: res.status, body: body as T, headers: res.headers };
+  };
+}
+
 export async function startPlatform<DB>(opts: PlatformHarnessOptions): Promise<PlatformHarness<DB>> {
   const schema = opts.services[0]!.name;
   const env = await createTestEnv();
@@ -143,24 +169,7 @@ export async function startPlatform<DB>(opts: PlatformHarnessOptions): Promise<P
   const js = nats;
   const db = pool.db;
 
-  const api = async <T = any>(method: string, path: string, call: CallOptions = {}): Promise<ApiResponse<T>> => {
-    const headers: Record<string, string> = { 'x-forwarded-for': call.ip ?? freshIp(), ...call.headers };
-    if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
-    if (call.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`http://127.0.0.1:${running.httpPort}${path}`, {
-      method,
-      headers,
-      ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
-    });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      // Not JSON: keep the text so a failing assertion shows it.
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
-  };
+  const api = httpCaller(running.httpPort);
 
   const expectStatus = (res: ApiResponse, ok: number[], what: string) => {
     if (!ok.includes(res.status)) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFeed, type FeedHarness, type TestUser } from './support.js';
+import { startFeed, type FeedHarness } from './support.js';
 
 let h: FeedHarness;
 beforeAll(async () => {
@@ -7,21 +7,11 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.stop());
 
-/** A reader who has opened their feed (an active reader: fan-out reaches them) and follows `authors`. */
-async function reader(...authors: TestUser[]): Promise<TestUser> {
-  const r = await h.newUser();
-  for (const a of authors) {
-    await h.follow(r, a);
-    await h.followProjected(r, a);
-  }
-  await h.feed(r);
-  return r;
-}
 
 describe('home feed', () => {
   it("shows a followed author's new post, through fan-out, with its author and why it is there", async () => {
     const author = await h.newUser();
-    const r = await reader(author);
+    const r = await h.reader(author);
     const postId = await h.post(author, { text: 'hello followers' });
     const updated = await h.fannedOut(postId);
     expect(updated.data).toMatchObject({ post_id: postId, author_id: author.id, delivery: 'fanout' });
@@ -34,7 +24,7 @@ describe('home feed', () => {
 
   it("shows the reader's own posts, and nothing of authors they do not follow", async () => {
     const stranger = await h.newUser();
-    const r = await reader();
+    const r = await h.reader();
     const mine = await h.post(r);
     const theirs = await h.post(stranger);
     await h.fannedOut(theirs);
@@ -58,14 +48,14 @@ describe('home feed', () => {
     const author = await h.newUser();
     const before = await h.post(author);
     await h.projected(before);
-    const r = await reader();
+    const r = await h.reader();
     await h.follow(r, author);
     await h.feedUntil(r, (ids) => ids.includes(before), 'the backfilled post', 'latest');
   });
 
   it('does not show replies in home feeds', async () => {
     const author = await h.newUser();
-    const r = await reader(author);
+    const r = await h.reader(author);
     const root = await h.post(author);
     const reply = await h.post(author, { reply_to: root });
     await h.fannedOut(root);
@@ -75,7 +65,7 @@ describe('home feed', () => {
 
   it('drops a post once its author deletes it', async () => {
     const author = await h.newUser();
-    const r = await reader(author);
+    const r = await h.reader(author);
     const keep = await h.post(author);
     const gone = await h.post(author);
     await h.fannedOut(gone);
@@ -87,7 +77,7 @@ describe('home feed', () => {
   it('drops an author\'s posts when the reader unfollows them', async () => {
     const author = await h.newUser();
     const other = await h.newUser();
-    const r = await reader(author, other);
+    const r = await h.reader(author, other);
     const a = await h.post(author);
     const b = await h.post(other);
     await h.fannedOut(a);
@@ -99,8 +89,8 @@ describe('home feed', () => {
 
   it('drops posts across a block, whoever blocks whom', async () => {
     const author = await h.newUser();
-    const r1 = await reader(author);
-    const r2 = await reader(author);
+    const r1 = await h.reader(author);
+    const r2 = await h.reader(author);
     const p = await h.post(author);
     await h.fannedOut(p);
     expect(await h.feedIds(r1)).toEqual([p]);
@@ -113,7 +103,7 @@ describe('home feed', () => {
 
   it('hides the posts of an author the reader mutes', async () => {
     const author = await h.newUser();
-    const r = await reader(author);
+    const r = await h.reader(author);
     const p = await h.post(author);
     await h.fannedOut(p);
     expect(await h.feedIds(r)).toEqual([p]);
@@ -123,9 +113,9 @@ describe('home feed', () => {
 
   it('keeps followers-only posts to followers and private posts to their author', async () => {
     const author = await h.newUser();
-    const follower = await reader(author);
+    const follower = await h.reader(author);
     const reposter = await h.newUser();
-    const viaRepost = await reader(reposter);
+    const viaRepost = await h.reader(reposter);
     const forFollowers = await h.post(author, { visibility: 'followers' });
     const onlyMe = await h.post(author, { visibility: 'private' });
     const open = await h.post(author, { visibility: 'public' });
@@ -143,7 +133,7 @@ describe('home feed', () => {
   it("hides an account's posts from non-followers once it goes private", async () => {
     const author = await h.newUser();
     const reposter = await h.newUser();
-    const r = await reader(reposter);
+    const r = await h.reader(reposter);
     const p = await h.post(author);
     await h.projected(p);
     expect((await h.api('POST', `/api/v1/posts/${p}/repost`, { token: reposter.token })).status).toBeLessThan(300);
@@ -157,7 +147,7 @@ describe('home feed', () => {
   it('shows a post once even when it arrives both from its author and as a repost', async () => {
     const author = await h.newUser();
     const reposter = await h.newUser();
-    const r = await reader(author, reposter);
+    const r = await h.reader(author, reposter);
     const p = await h.post(author);
     await h.fannedOut(p);
     expect((await h.api('POST', `/api/v1/posts/${p}/repost`, { token: reposter.token })).status).toBeLessThan(300);
@@ -169,7 +159,7 @@ describe('home feed', () => {
 
   it("removes a deleted account's posts", async () => {
     const author = await h.newUser();
-    const r = await reader(author);
+    const r = await h.reader(author);
     const p = await h.post(author);
     await h.fannedOut(p);
     expect(await h.feedIds(r)).toEqual([p]);
@@ -178,7 +168,7 @@ describe('home feed', () => {
   });
 
   it('refuses a missing token, a bad mode and an edited cursor with stable codes', async () => {
-    const r = await reader();
+    const r = await h.reader();
     expect((await h.api('GET', '/api/v1/feed')).status).toBe(401);
     const badMode = await h.api('GET', '/api/v1/feed?mode=popular', { token: r.token });
     expect(badMode.status).toBe(400);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '@nova/testing';
-import { startFeed, type FeedHarness, type TestUser } from './support.js';
+import { startFeed, type FeedHarness } from './support.js';
 
 /**
  * The platform of this file talks to a Redis of its own (a child redis-server), so the test can stop it and
@@ -58,21 +58,12 @@ afterAll(async () => {
   await stopRedis();
 });
 
-async function reader(...authors: TestUser[]): Promise<TestUser> {
-  const r = await h.newUser();
-  for (const a of authors) {
-    await h.follow(r, a);
-    await h.followProjected(r, a);
-  }
-  await h.feed(r);
-  return r;
-}
 
 describe('when Redis is down or empty', () => {
   it('serves the same feed from PostgreSQL while Redis is down, then rebuilds the lost timelines once it is back empty', async () => {
     const author = await h.newUser();
     const other = await h.newUser();
-    const r = await reader(author, other);
+    const r = await h.reader(author, other);
     const first = await h.post(author);
     const second = await h.post(other);
     await h.fannedOut(first);

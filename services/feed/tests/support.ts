@@ -25,6 +25,8 @@ export interface FeedHarness extends PlatformHarness<FeedDb> {
   projected(postId: string): Promise<void>;
   /** Waits until fan-out of a post completed (its FeedUpdated is in the outbox); returns the event. */
   fannedOut(postId: string): Promise<EventEnvelope<any>>;
+  /** A new user who follows `authors` (as the read model knows) and has opened their feed: an active reader, whom fan-out reaches. */
+  reader(...authors: TestUser[]): Promise<TestUser>;
   /** Waits until the read model knows `a` follows `b` (or no longer does, with `present` false). */
   followProjected(a: TestUser, b: TestUser, present?: boolean): Promise<void>;
 }
@@ -52,6 +54,12 @@ export async function startFeed(overrides: Record<string, string> = {}): Promise
     return res.body;
   };
   const feedIds: FeedHarness['feedIds'] = async (reader, mode = 'ranked') => (await feed(reader, { mode, limit: 100 })).items.map((i) => i.post.id);
+  const followProjected: FeedHarness['followProjected'] = async (a, b, present = true) => {
+    await eventually(
+      async () => ((await h.db.selectFrom('follows').select('follower_id').where('follower_id', '=', a.id).where('followee_id', '=', b.id).executeTakeFirst()) !== undefined) === present,
+      `${a.username} ${present ? 'follows' : 'no longer follows'} ${b.username} in the feed's read model`,
+    );
+  };
 
   return {
     ...h,
@@ -75,11 +83,15 @@ export async function startFeed(overrides: Record<string, string> = {}): Promise
     async fannedOut(postId) {
       return eventually(async () => (await h.outboxEvents('FeedUpdated', postId))[0], `fan-out of ${postId}`);
     },
-    async followProjected(a, b, present = true) {
-      await eventually(
-        async () => ((await h.db.selectFrom('follows').select('follower_id').where('follower_id', '=', a.id).where('followee_id', '=', b.id).executeTakeFirst()) !== undefined) === present,
-        `${a.username} ${present ? 'follows' : 'no longer follows'} ${b.username} in the feed's read model`,
-      );
+    followProjected,
+    async reader(...authors) {
+      const r = await h.newUser();
+      for (const a of authors) {
+        await h.follow(r, a);
+        await followProjected(r, a);
+      }
+      await feed(r);
+      return r;
     },
   };
 }
