@@ -1,3 +1,3 @@
 export * from './app.js';
 export { Type, type Static } from 'typebox';
-export * from './schemas.js';
+export * from './route-helpers.js';

@@ -1,10 +1,9 @@
-import { bearer, ErrorBody, pageLimit, requireIdentity, type HttpApp } from '@nova/platform';
+import { bearer, ErrorBody, pageLimit, requireIdentity, Type, type HttpApp } from '@nova/platform';
 import type { AppContext } from '../../context.js';
 import type { HomeFeed } from '../../domain/home.js';
 import { parseWindow, type Trending } from '../../domain/trending.js';
 import { recordViews } from '../../domain/views.js';
 import { FeedPageSchema, FeedQuery, HashtagsQuery, HashtagsSchema, itemJson, TrendingQuery, ViewsBody } from './schemas.js';
-import { Type } from '@nova/platform';
 
 const pageJson = (page: { items: Parameters<typeof itemJson>[0][]; nextCursor: string | null }) => ({ items: page.items.map(itemJson), next_cursor: page.nextCursor });
 

@@ -1,5 +1,4 @@
-import { Type } from '@nova/platform';
-import { Uuid } from '@nova/platform';
+import { Type, Uuid } from '@nova/platform';
 import type { HydratedItem } from '../../domain/home.js';
 
 /** Schemas of the feed's routes. */

@@ -20,3 +20,8 @@ export function requireIdentity(req: FastifyRequest): AuthIdentity {
   if (!req.identity) throw new AppError('UNAUTHENTICATED', 'authentication required');
   return req.identity;
 }
+
+/** What domain calls that write events take from the request: its correlation id. */
+export function requestMeta(req: FastifyRequest): { correlationId: string } {
+  return { correlationId: req.correlationId };
+}
