@@ -130,6 +130,19 @@ describe('home feed', () => {
     await h.feedUntil(viaRepost, (ids) => ids.length === 1 && ids[0] === open, 'the reposted post');
   });
 
+  it('follows a post\'s visibility when its author edits it: private takes it out, public again brings it back', async () => {
+    const author = await h.newUser();
+    const r = await h.reader(author);
+    const p = await h.post(author);
+    await h.fannedOut(p);
+    expect(await h.feedIds(r, 'latest')).toEqual([p]);
+    expect((await h.api('PATCH', `/api/v1/posts/${p}`, { token: author.token, body: { visibility: 'private' } })).status).toBe(200);
+    await h.feedUntil(r, (ids) => ids.length === 0, 'the now-private post to go', 'latest');
+    expect(await h.feedIds(author, 'latest')).toEqual([p]);
+    expect((await h.api('PATCH', `/api/v1/posts/${p}`, { token: author.token, body: { visibility: 'public' } })).status).toBe(200);
+    await h.feedUntil(r, (ids) => ids.length === 1 && ids[0] === p, 'the public-again post to return', 'latest');
+  });
+
   it("hides an account's posts from non-followers once it goes private", async () => {
     const author = await h.newUser();
     const reposter = await h.newUser();
