@@ -1,4 +1,5 @@
 import type { ConfigOf, Kysely, Logger, Outbox, PlatformConfig, Redis, ServiceDeps } from '@nova/platform';
+import { cachedByIds } from './clients/cache.js';
 import { grpcPosts, type Posts } from './clients/content.js';
 import { grpcUsers, type Users } from './clients/users.js';
 import type { feedConfig } from './config.js';
@@ -34,8 +35,12 @@ export function createContext(deps: ServiceDeps<FeedConfig>, overrides: Partial<
     outbox: deps.outbox,
     config: deps.config,
     platform: deps.platform,
-    posts: grpcPosts(deps.grpc),
-    users: grpcUsers(deps.grpc),
+    posts: { byIds: cachedByIds(grpcPosts(deps.grpc).byIds, hydrationCache(deps.config)) },
+    users: { profiles: cachedByIds(grpcUsers(deps.grpc).profiles, hydrationCache(deps.config)) },
     ...overrides,
   };
+}
+
+function hydrationCache(config: FeedConfig) {
+  return { ttlMs: config.FEED_HYDRATION_CACHE_MS, max: 50_000 };
 }

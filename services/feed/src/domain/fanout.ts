@@ -84,16 +84,20 @@ async function remove(ctx: AppContext, tx: Tx, authorId: string, postId: string,
   });
 }
 
-/** Runs `write` over the author's active followers in batches of FEED_FANOUT_BATCH; sums what it returns. */
+/**
+ * Runs `write` over the author's active followers in batches of FEED_FANOUT_BATCH; sums what it returns. The
+ * next batch of followers is read from PostgreSQL while the current one is written to Redis.
+ */
 async function toFollowers(ctx: AppContext, tx: Tx, authorId: string, write: (ids: string[]) => Promise<number>): Promise<number> {
   const batch = ctx.config.FEED_FANOUT_BATCH;
-  let after: string | undefined;
+  const page = (after: string | undefined) => gq.activeFollowers(tx, authorId, ctx.config.FEED_ACTIVE_DAYS, after, batch);
+  let ids = await page(undefined);
   let total = 0;
-  for (;;) {
-    const ids = await gq.activeFollowers(tx, authorId, ctx.config.FEED_ACTIVE_DAYS, after, batch);
-    if (ids.length === 0) return total;
-    total += await write(ids);
-    if (ids.length < batch) return total;
-    after = ids.at(-1);
+  while (ids.length > 0) {
+    const next = ids.length === batch ? page(ids.at(-1)) : Promise.resolve([]);
+    const [written, following] = await Promise.all([write(ids), next]);
+    total += written;
+    ids = following;
   }
+  return total;
 }

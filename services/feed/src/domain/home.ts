@@ -37,12 +37,6 @@ export interface FeedPage<T> {
 /** Where a page's timeline came from (the `source` label of feed_reads_total). */
 type Source = 'cache' | 'rebuilt' | 'database';
 
-/** The compact form of a FeedItem inside a snapshot. */
-type Frozen = [postId: string, authorId: string, reason: 'o' | 'f' | 'r' | 't', repostedBy: string | null, score: number, enteredAt: number];
-
-const REASON_CODE = { own: 'o', following: 'f', repost: 'r', trending: 't' } as const;
-const REASON_OF = { o: 'own', f: 'following', r: 'repost', t: 'trending' } as const;
-
 /** How often (per process) a reader's last-seen time is written at most. */
 const TOUCH_EVERY_MS = 10 * 60_000;
 /** Latest mode: timeline reads per page at most (each reads 2 x limit entries more). */
@@ -84,28 +78,29 @@ export class HomeFeed {
   private async rankedPage(viewerId: string, limit: number, cursor: string | undefined): Promise<FeedPage<FeedItem>> {
     if (cursor !== undefined) {
       const position = decodeSnapshotCursor(cursor);
-      const slice = await this.snapshots.page<Frozen>(viewerId, 'home', position, limit);
-      const frozen = slice.items.map(thaw);
-      // Re-screen the page: what was deleted, blocked or unfollowed since the snapshot drops out.
-      const rows = await screen(this.ctx.db, viewerId, frozen.map((f) => ({ postId: f.postId, at: f.enteredAt })), {});
-      const still = new Map(rows.flatMap((r) => (decide(viewerId, r) ? [[r.id, r] as const] : [])));
+      const slice = await this.snapshots.page(viewerId, 'home', position, limit);
+      // Re-screen the page: what was deleted, blocked or unfollowed since the snapshot drops out; the order stays.
+      const rows = new Map((await screen(this.ctx.db, viewerId, slice.postIds.map((postId) => ({ postId, at: 0 })))).map((r) => [r.id, r]));
+      const now = Date.now();
+      const items = slice.postIds.flatMap((id) => {
+        const r = rows.get(id);
+        const item = r && this.toItem(viewerId, r, now);
+        return item ? [item] : [];
+      });
       this.ctx.metrics.reads.inc({ mode: 'ranked', source: position.store === 'r' ? 'cache' : 'database' });
-      return { items: frozen.filter((f) => still.has(f.postId)), nextCursor: slice.next ? encodeSnapshotCursor(slice.next) : null };
+      return { items, nextCursor: slice.next ? encodeSnapshotCursor(slice.next) : null };
     }
     const { entries, source } = await this.timeline(viewerId);
     const rows = await screen(this.ctx.db, viewerId, entries, { heavy: this.heavy() });
     const now = Date.now();
-    const items: FeedItem[] = [];
-    for (const r of rows) {
-      const reason = decide(viewerId, r);
-      if (!reason) continue;
-      const score = rankScore({ createdAt: r.created_at.getTime(), likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
-      items.push({ postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score, enteredAt: r.entered_at.getTime() });
-    }
+    const items = rows.flatMap((r) => {
+      const item = this.toItem(viewerId, r, now);
+      return item ? [item] : [];
+    });
     items.sort((a, b) => b.score - a.score || b.enteredAt - a.enteredAt || (a.postId < b.postId ? 1 : -1));
     this.ctx.metrics.reads.inc({ mode: 'ranked', source });
     if (items.length <= limit) return { items, nextCursor: null };
-    const saved = await this.snapshots.save<Frozen>(viewerId, 'home', items.map(freeze));
+    const saved = await this.snapshots.save(viewerId, 'home', items.map((i) => i.postId));
     return { items: items.slice(0, limit), nextCursor: encodeSnapshotCursor({ ...saved, offset: limit }) };
   }
 
@@ -137,6 +132,14 @@ export class HomeFeed {
     const last = items.at(-1);
     this.ctx.metrics.reads.inc({ mode: 'latest', source });
     return { items, nextCursor: more && last ? encodeCursor(['t', last.enteredAt, last.postId]) : null };
+  }
+
+  /** A screened row as a ranked feed item, or undefined when the reader may not see it. */
+  private toItem(viewerId: string, r: ScreenedRow, now: number): FeedItem | undefined {
+    const reason = decide(viewerId, r);
+    if (!reason) return undefined;
+    const score = rankScore({ createdAt: r.created_at.getTime(), likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
+    return { postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score, enteredAt: r.entered_at.getTime() };
   }
 
   /**
@@ -213,8 +216,8 @@ function decide(viewerId: string, r: ScreenedRow): Reason | undefined {
   if (r.author_id === viewerId) return 'own';
   if (r.visibility === 'private') return undefined;
   if (r.following) return 'following';
-  // Not following the author: only a public post someone followed reposted (the author's privacy is re-checked on hydration).
-  if (r.visibility === 'public' && r.reposted_by !== null) return 'repost';
+  // Not following the author: only a public post of a public account that someone followed reposted.
+  if (r.visibility === 'public' && !r.author_private && r.reposted_by !== null) return 'repost';
   return undefined;
 }
 
@@ -225,14 +228,6 @@ function visibleNow(viewerId: string | undefined, item: FeedItem, post: contentV
   const following = item.reason === 'following';
   if (post.visibility === 'followers' || author.is_private) return following;
   return true;
-}
-
-function freeze(i: FeedItem): Frozen {
-  return [i.postId, i.authorId, REASON_CODE[i.reason], i.repostedBy, Math.round(i.score * 1e6) / 1e6, i.enteredAt];
-}
-
-function thaw(f: Frozen): FeedItem {
-  return { postId: f[0], authorId: f[1], reason: REASON_OF[f[2]], repostedBy: f[3], score: f[4], enteredAt: f[5] };
 }
 
 function decodeLatestCursor(cursor: string): { at: Date; id: string } {

@@ -88,9 +88,10 @@ export class Trending {
     let items: FeedItem[];
     let next: string | null;
     if (cursor !== undefined) {
-      const slice = await this.snapshots.page<[string, string, number]>(viewerId, kind, decodeSnapshotCursor(cursor), limit);
-      const still = new Set((await screenPublic(this.ctx.db, viewerId, slice.items.map((i) => i[0]), { excludeFollowed: explore })).map((r) => r.id));
-      items = slice.items.filter((i) => still.has(i[0])).map(([postId, authorId, score]) => item(postId, authorId, score));
+      const slice = await this.snapshots.page(viewerId, kind, decodeSnapshotCursor(cursor), limit);
+      const scores = new Map((await this.top('posts', window)).map((t) => [t.id, t.score]));
+      const screened = await screenPublic(this.ctx.db, viewerId, slice.postIds, { excludeFollowed: explore });
+      items = screened.map((r) => item(r.id, r.author_id, scores.get(r.id) ?? 0));
       next = slice.next ? encodeSnapshotCursor(slice.next) : null;
     } else {
       const top = await this.top('posts', window);
@@ -100,7 +101,7 @@ export class Trending {
       items = all.slice(0, limit);
       next = null;
       if (all.length > limit) {
-        const saved = await this.snapshots.save(viewerId, kind, all.map((i) => [i.postId, i.authorId, i.score]));
+        const saved = await this.snapshots.save(viewerId, kind, all.map((i) => i.postId));
         next = encodeSnapshotCursor({ ...saved, offset: limit });
       }
     }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from '@nova/platform';
 import type { FeedDb } from '../schema.js';
 
-export async function insertSnapshot(db: Kysely<FeedDb>, id: string, ownerId: string, entries: unknown[], ttlSeconds: number): Promise<void> {
+export async function insertSnapshot(db: Kysely<FeedDb>, id: string, ownerId: string, entries: string[], ttlSeconds: number): Promise<void> {
   await sql`INSERT INTO feed.snapshots (id, owner_id, entries, expires_at) VALUES (${id}, ${ownerId}, ${JSON.stringify(entries)}::jsonb, now() + make_interval(secs => ${ttlSeconds}))`.execute(db);
 }
 

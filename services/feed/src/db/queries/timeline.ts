@@ -46,6 +46,8 @@ export interface ScreenedRow {
   entered_at: Date;
   like_count: number;
   comment_count: number;
+  /** The author's account is private (per the read model). */
+  author_private: boolean;
   /** The reader follows the author (per the read model). */
   following: boolean;
   /** A followed user who reposted the post, most recent first; null when none. */
@@ -63,11 +65,12 @@ export interface ScreenOptions {
 
 /**
  * The timeline entries a reader may see, with what ranking needs. Adds the posts of heavy authors the reader
- * follows, keeps one row per post (its latest entry time), and drops deleted posts, replies, deleted
+ * follows, keeps one row per post (its latest entry time, never before its creation: pass 0 when unknown),
+ * and drops deleted posts, replies, deleted
  * accounts, blocks either way and active mutes. Visibility and "why it is here" are decided by the caller
  * from the returned facts (they are re-checked against the hydrated post).
  */
-export async function screen(db: Db, viewerId: string, entries: readonly { postId: string; at: number }[], opts: ScreenOptions): Promise<ScreenedRow[]> {
+export async function screen(db: Db, viewerId: string, entries: readonly { postId: string; at: number }[], opts: ScreenOptions = {}): Promise<ScreenedRow[]> {
   const ids = entries.map((e) => e.postId);
   const ats = entries.map((e) => new Date(e.at).toISOString());
   const before = opts.before;
@@ -90,7 +93,8 @@ export async function screen(db: Db, viewerId: string, entries: readonly { postI
     ), candidates AS (
       SELECT post_id, max(entered_at) AS entered_at FROM (SELECT * FROM given UNION ALL SELECT * FROM heavy) u GROUP BY post_id
     )
-    SELECT p.id, p.author_id, p.visibility, p.created_at, c.entered_at, p.like_count, p.comment_count,
+    SELECT p.id, p.author_id, p.visibility, p.created_at, greatest(c.entered_at, date_trunc('milliseconds', p.created_at)) AS entered_at,
+      p.like_count, p.comment_count, coalesce(au.is_private, false) AS author_private,
       EXISTS (SELECT 1 FROM feed.follows fo WHERE fo.follower_id = ${viewerId} AND fo.followee_id = p.author_id) AS following,
       (SELECT r.user_id FROM feed.reposts r JOIN feed.follows fr ON fr.follower_id = ${viewerId} AND fr.followee_id = r.user_id
         WHERE r.post_id = p.id ORDER BY r.created_at DESC LIMIT 1) AS reposted_by,
