@@ -76,11 +76,17 @@ export async function screen(db: Db, viewerId: string, entries: readonly { postI
   const before = opts.before;
   const heavy = opts.heavy ?? { followers: 0, since: new Date(), perAuthor: 0 };
   const { rows } = await sql<ScreenedRow>`
-    WITH given AS (
+    WITH followed AS (
+      SELECT followee_id FROM feed.follows WHERE follower_id = ${viewerId}
+    ), hidden AS (
+      SELECT blocked_id AS id FROM feed.blocks WHERE blocker_id = ${viewerId}
+      UNION SELECT blocker_id FROM feed.blocks WHERE blocked_id = ${viewerId}
+      UNION SELECT muted_id FROM feed.mutes WHERE muter_id = ${viewerId} AND (expires_at IS NULL OR expires_at > now())
+    ), given AS (
       SELECT * FROM unnest(${ids}::uuid[], ${ats}::timestamptz[]) AS g(post_id, entered_at)
     ), heavy AS (
       SELECT hp.id AS post_id, date_trunc('milliseconds', hp.created_at) AS entered_at
-      FROM feed.follows f
+      FROM followed f
       JOIN feed.authors a ON a.id = f.followee_id AND a.follower_count > ${heavy.followers} AND a.deleted_at IS NULL
       CROSS JOIN LATERAL (
         SELECT p.id, p.created_at FROM feed.posts p
@@ -89,27 +95,26 @@ export async function screen(db: Db, viewerId: string, entries: readonly { postI
           ${before ? sql`AND date_trunc('milliseconds', p.created_at) <= ${before.at.toISOString()}::timestamptz` : sql``}
         ORDER BY p.created_at DESC, p.id DESC LIMIT ${heavy.perAuthor}
       ) hp
-      WHERE f.follower_id = ${viewerId} AND ${opts.heavy !== undefined}
+      WHERE ${opts.heavy !== undefined}
     ), candidates AS (
       SELECT post_id, max(entered_at) AS entered_at FROM (SELECT * FROM given UNION ALL SELECT * FROM heavy) u GROUP BY post_id
+    ), affinity AS (
+      SELECT author_id, sum(likes) AS likes, sum(comments) AS comments FROM feed.affinity
+      WHERE viewer_id = ${viewerId} AND day >= (now() AT TIME ZONE 'UTC')::date - 90
+      GROUP BY author_id
     )
     SELECT p.id, p.author_id, p.visibility, p.created_at, greatest(c.entered_at, date_trunc('milliseconds', p.created_at)) AS entered_at,
-      p.like_count, p.comment_count, coalesce(au.is_private, false) AS author_private,
-      EXISTS (SELECT 1 FROM feed.follows fo WHERE fo.follower_id = ${viewerId} AND fo.followee_id = p.author_id) AS following,
-      (SELECT r.user_id FROM feed.reposts r JOIN feed.follows fr ON fr.follower_id = ${viewerId} AND fr.followee_id = r.user_id
-        WHERE r.post_id = p.id ORDER BY r.created_at DESC LIMIT 1) AS reposted_by,
+      p.like_count, p.comment_count, coalesce(au.is_private, false) AS author_private, fo.followee_id IS NOT NULL AS following,
+      (SELECT r.user_id FROM feed.reposts r WHERE r.post_id = p.id AND r.user_id IN (SELECT followee_id FROM followed) ORDER BY r.created_at DESC LIMIT 1) AS reposted_by,
       coalesce(af.likes, 0)::int AS aff_likes, coalesce(af.comments, 0)::int AS aff_comments
     FROM candidates c
     JOIN feed.posts p ON p.id = c.post_id AND p.deleted_at IS NULL AND NOT p.is_reply
     LEFT JOIN feed.authors au ON au.id = p.author_id
-    LEFT JOIN LATERAL (
-      SELECT sum(likes) AS likes, sum(comments) AS comments FROM feed.affinity
-      WHERE viewer_id = ${viewerId} AND author_id = p.author_id AND day >= (now() AT TIME ZONE 'UTC')::date - 90
-    ) af ON true
+    LEFT JOIN followed fo ON fo.followee_id = p.author_id
+    LEFT JOIN affinity af ON af.author_id = p.author_id
     WHERE au.deleted_at IS NULL
-      ${before ? sql`AND (c.entered_at, p.id) < (${before.at.toISOString()}::timestamptz, ${before.id}::uuid)` : sql``}
-      AND NOT EXISTS (SELECT 1 FROM feed.blocks b WHERE (b.blocker_id = ${viewerId} AND b.blocked_id = p.author_id) OR (b.blocker_id = p.author_id AND b.blocked_id = ${viewerId}))
-      AND NOT EXISTS (SELECT 1 FROM feed.mutes m WHERE m.muter_id = ${viewerId} AND m.muted_id = p.author_id AND (m.expires_at IS NULL OR m.expires_at > now()))`.execute(db);
+      AND p.author_id NOT IN (SELECT id FROM hidden)
+      ${before ? sql`AND (greatest(c.entered_at, date_trunc('milliseconds', p.created_at)), p.id) < (${before.at.toISOString()}::timestamptz, ${before.id}::uuid)` : sql``}`.execute(db);
   return rows;
 }
 
