@@ -117,11 +117,13 @@ export class HomeFeed {
       exhausted = read.entries.length < want;
       // Entries past the last one read may still be in the timeline: heavy posts older than it wait for the next round.
       const boundary = exhausted ? -Infinity : read.entries.at(-1)!.at;
-      const opts: ScreenOptions = { heavy: this.heavy(), ...(before ? { before } : {}) };
+      // Heavy authors' posts older than the boundary could not be placed yet: only newer ones are merged this round.
+      const heavy = this.heavy();
+      if (boundary > heavy.since.getTime()) heavy.since = new Date(boundary - 1);
+      const opts: ScreenOptions = { heavy, ...(before ? { before } : {}) };
       for (const r of await screen(this.ctx.db, viewerId, read.entries, opts)) {
-        const reason = decide(viewerId, r);
-        if (!reason || r.entered_at.getTime() < boundary) continue;
-        accepted.set(r.id, { postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score: 0, enteredAt: r.entered_at.getTime() });
+        const item = r.entered_at.getTime() >= boundary ? this.toItem(viewerId, r) : undefined;
+        if (item) accepted.set(item.postId, item);
       }
       if (accepted.size > limit) break;
       below = boundary;
@@ -134,11 +136,11 @@ export class HomeFeed {
     return { items, nextCursor: more && last ? encodeCursor(['t', last.enteredAt, last.postId]) : null };
   }
 
-  /** A screened row as a ranked feed item, or undefined when the reader may not see it. */
-  private toItem(viewerId: string, r: ScreenedRow, now: number): FeedItem | undefined {
+  /** A screened row as a feed item (scored when `now` is given: ranked mode), or undefined when the reader may not see it. */
+  private toItem(viewerId: string, r: ScreenedRow, now?: number): FeedItem | undefined {
     const reason = decide(viewerId, r);
     if (!reason) return undefined;
-    const score = rankScore({ createdAt: r.created_at.getTime(), likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
+    const score = now === undefined ? 0 : rankScore({ createdAt: r.created_at.getTime(), likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
     return { postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score, enteredAt: r.entered_at.getTime() };
   }
 
@@ -173,7 +175,7 @@ export class HomeFeed {
     return { entries: opts.count === undefined ? slice : slice.slice(0, opts.count), source };
   }
 
-  private heavy(): ScreenOptions['heavy'] {
+  private heavy(): NonNullable<ScreenOptions['heavy']> {
     const c = this.ctx.config;
     return {
       followers: c.FEED_HEAVY_AUTHOR_FOLLOWERS,
