@@ -10,6 +10,7 @@ export const feedConfig = {
   FEED_FOLLOW_BACKFILL_POSTS: v.int({ default: 50, min: 0, max: 500, doc: 'recent posts of a newly followed author merged into the follower\'s cached timeline' }),
   FEED_FANOUT_BATCH: v.int({ default: 1_000, min: 10, max: 10_000, doc: 'timelines written per pipelined Redis round trip during fan-out' }),
   FEED_HYDRATION_CACHE_MS: v.int({ default: 5_000, min: 0, max: 60_000, doc: 'how long a replica reuses a post or profile it fetched to hydrate feeds (text and counters may lag this much; who may see a post never does); 0 turns the cache off' }),
+  FEED_FANOUT_CONCURRENCY: v.int({ default: 1, min: 1, max: 16, doc: 'posts fanned out at the same time per replica (each holds a database connection while it runs; events about one post stay in order); more helps only when Redis has cores to spare — on a 2-core host 4 was slower than 1' }),
   FEED_SNAPSHOT_TTL_SECONDS: v.int({ default: 900, min: 60, max: 86_400, doc: 'how long a ranked feed\'s cursor stays valid (the ranked order is a snapshot taken on the first page)' }),
   FEED_RANK_FRESHNESS_WEIGHT: v.number({ default: 0.3, min: 0, max: 10, doc: 'ranked feed: weight of freshness = exp(-FEED_RANK_FRESHNESS_DECAY x age in minutes)' }),
   FEED_RANK_ENGAGEMENT_WEIGHT: v.number({ default: 0.4, min: 0, max: 10, doc: 'ranked feed: weight of engagement = ln(1 + likes + 2 x comments)' }),

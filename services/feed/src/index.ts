@@ -26,7 +26,7 @@ export const feedService = defineService({
   create(deps) {
     const ctx = createContext(deps);
     const prefix = deps.platform.NATS_SUBJECT_PREFIX;
-    const consume = (purpose: string, filterSubject: string, handler: Handler, extra: { maxDeliver?: number; retryMaxMs?: number } = {}) =>
+    const consume = (purpose: string, filterSubject: string, handler: Handler, extra: { maxDeliver?: number; retryMaxMs?: number; concurrency?: number } = {}) =>
       deps.consumer({ purpose, filterSubject, handler: (tx, event) => handler(ctx, tx.withSchema('feed') as Transaction<FeedDb>, event), ...extra });
     // The read model, one durable consumer per subject (NATS 2.9: one filter each).
     consume('posts', eventFilter(prefix, 'content', 'post'), onPostEvent);
@@ -37,7 +37,7 @@ export const feedService = defineService({
     consume('profiles', eventFilter(prefix, 'user', 'profile'), onProfileEvent);
     consume('user-deleted', eventFilter(prefix, 'auth', 'user', 'deleted'), onUserDeleted);
     // Fan-out has its own consumer of the same posts, so a Redis outage holds back only the timelines.
-    consume('fanout', eventFilter(prefix, 'content', 'post'), onPostFanout, { maxDeliver: FANOUT_MAX_DELIVER, retryMaxMs: FANOUT_RETRY_MAX_MS });
+    consume('fanout', eventFilter(prefix, 'content', 'post'), onPostFanout, { maxDeliver: FANOUT_MAX_DELIVER, retryMaxMs: FANOUT_RETRY_MAX_MS, concurrency: deps.config.FEED_FANOUT_CONCURRENCY });
 
     const home = new HomeFeed(ctx);
     const trending = new Trending(ctx, home);
