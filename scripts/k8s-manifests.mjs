@@ -269,6 +269,25 @@ function ingress() {
   };
 }
 
+/**
+ * Routes whose path crosses another service's prefix: content serves a user's posts at
+ * /api/v1/users/:id/posts, under the user service's prefix. A Prefix path cannot say that, so this Ingress
+ * uses ingress-nginx regex paths; ingress-nginx orders locations longest first, so it wins over /api/v1/users.
+ * (use-regex applies to every path of the host: the other paths contain no regex characters but `.`.)
+ */
+function regexIngress() {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'nova-api-nested', labels: { 'app.kubernetes.io/part-of': 'nova' }, annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' } },
+    spec: {
+      ingressClassName: 'nginx',
+      tls: ingressTls,
+      rules: [{ host: 'api.nova.example.com', http: { paths: [{ path: '/api/v1/users/[^/]+/posts$', pathType: 'ImplementationSpecific', backend: backend('content') }] } }],
+    },
+  };
+}
+
 /** WebSockets need their own Ingress: ingress-nginx applies timeouts per Ingress object. */
 function wsIngress() {
   return {
@@ -336,7 +355,7 @@ export function render() {
   });
   files['deploy/k8s/serviceaccount.yaml'] = doc({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nova', labels: { 'app.kubernetes.io/part-of': 'nova' } }, automountServiceAccountToken: false });
   files['deploy/k8s/configmap.yaml'] = doc(configMap());
-  files['deploy/k8s/ingress.yaml'] = doc(ingress(), wsIngress());
+  files['deploy/k8s/ingress.yaml'] = doc(ingress(), regexIngress(), wsIngress());
   for (const svc of names) files[`deploy/k8s/services/${svc}.yaml`] = doc(deployment(svc), service(svc), pdb(svc), ...(PROFILES[svc].hpa ? [hpa(svc)] : []));
   const images = [{ name: IMAGE, newName: 'registry.example.com/nova', newTag: '0.1.0' }];
   files['deploy/k8s/kustomization.yaml'] = doc({
