@@ -278,6 +278,31 @@ describe('deploy/k8s: the Kustomize base', () => {
   });
 });
 
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+
+  it('copies every workspace\'s package.json before `npm ci` (a missing one breaks the install against the lockfile)', () => {
+    const workspaces = ['packages', 'services'].flatMap((dir) => readdirSync(join(root, dir)).filter((n) => existsSync(join(root, dir, n, 'package.json'))).map((n) => `${dir}/${n}`));
+    expect(workspaces.length).toBeGreaterThan(12);
+    const install = dockerfile.indexOf('RUN npm ci');
+    for (const w of workspaces) {
+      const at = dockerfile.indexOf(`COPY ${w}/package.json ${w}/`);
+      expect(at, `Dockerfile does not copy ${w}/package.json`).toBeGreaterThan(-1);
+      expect(at, w).toBeLessThan(install);
+    }
+  });
+
+  it('builds on Node 20 bookworm-slim, runs as a non-root uid, and enters through the nova command', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "packages/cli/dist/main.js"]');
+    expect(dockerfile).toContain('CMD ["up"]');
+    // The manifests' runAsUser is the image's user, and every workload runs that image.
+    for (const w of [...deployments, job]) expect(w.spec.template.spec.securityContext.runAsUser, w.metadata.name).toBe(1000);
+  });
+});
+
 describe('deploy: the docs', () => {
   it('document every key of the Secret nova-secrets the manifests read, and how to apply the base', () => {
     const keys = new Set<string>();
