@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -478,6 +478,19 @@ describe('deploy/grafana/nova-overview.json', () => {
       const histogram = /_(bucket|sum|count)$/.exec(name);
       const family = histogram ? name.slice(0, histogram.index) : name;
       expect(exported.has(family) && (!histogram || ['histogram', 'summary'].includes(exported.get(family)!)), `the dashboard uses ${name}, which nothing exports`).toBe(true);
+    }
+  });
+
+  it('has queries that parse as PromQL (promtool check rules, with Grafana\'s variables filled in)', async () => {
+    // promtool comes with Debian's `prometheus` package; scripts/dev-deps.sh and .ci/run install it.
+    const dir = mkdtempSync(join(tmpdir(), 'nova-dashboard-promql-'));
+    try {
+      const rules = exprs.map((e, i) => `      - record: nova:dashboard_query_${i}\n        expr: ${JSON.stringify(e.replaceAll('$__rate_interval', '5m').replaceAll('$service', '.*'))}`);
+      writeFileSync(join(dir, 'rules.yml'), `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
+      const check = await run('promtool', ['check', 'rules', 'rules.yml'], { cwd: dir });
+      expect(check.stdout).toContain(`SUCCESS: ${exprs.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
