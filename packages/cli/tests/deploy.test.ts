@@ -322,7 +322,10 @@ describe('deploy/k8s: the migration Job', () => {
     expect(effectiveEnv(job.spec.template.spec).get('DATABASE_URL')).toEqual({ secretKeyRef: { name: 'nova-secrets', key: 'DATABASE_URL' } });
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
     expect(base.some((o) => o.kind === 'Job')).toBe(false);
-    expect(parseFile(join(k8sDir, 'migrate/kustomization.yaml'))[0]!.resources).toEqual(['job.yaml']);
+    const migrate = parseFile(join(k8sDir, 'migrate/kustomization.yaml'))[0]!;
+    expect(migrate.resources).toEqual(['job.yaml']);
+    expect(migrate.namespace).toBe(kustomization.namespace);
+    expect(migrate.images, 'the Job migrates with the image the base deploys').toEqual(kustomization.images);
   });
 });
 
