@@ -34,11 +34,11 @@ COPY packages packages
 COPY services services
 RUN npm run build
 # Production dependencies only: a clean `npm ci --omit=dev` (from the npm cache of the first install)
-# rather than `npm prune`, so the result is exactly what the lockfile says for production.
+# rather than `npm prune`, so the result is exactly what the lockfile says for production. What runs is
+# dist/ and node_modules/: sources, tests and the test-only workspace stay behind.
 RUN rm -rf node_modules packages/*/node_modules services/*/node_modules \
  && npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
- # What runs is dist/ and node_modules/: sources, tests and the test-only workspace stay behind.
  && rm -rf packages/*/src packages/*/tests services/*/src services/*/tests packages/testing packages/proto/proto \
  && find . -name '*.tsbuildinfo' -delete
 
