@@ -20,6 +20,8 @@ const BENCHMARKS = {
   'user-follow': () => import('./user-follow.mjs'),
   'content-create-post': () => import('./content-create-post.mjs'),
   'content-get-post': () => import('./content-get-post.mjs'),
+  'feed-read': () => import('./feed-read.mjs'),
+  'feed-fanout': () => import('./feed-fanout.mjs'),
   'messaging-fanout': () => import('./messaging-fanout.mjs'),
 };
 

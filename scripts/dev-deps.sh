@@ -87,3 +87,11 @@ else
   [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
+
+# --- openssl (deploy/k8s/grpc-certs.sh, exercised by packages/cli/tests/deploy.test.ts) ------------------
+if command -v openssl >/dev/null; then
+  say "openssl present"
+else
+  say "installing openssl"
+  apt_install openssl
+fi

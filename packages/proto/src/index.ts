@@ -2,5 +2,6 @@
 export * as authV1 from './gen/nova/auth/v1/auth.js';
 export * as contentV1 from './gen/nova/content/v1/content.js';
 export * as eventsV1 from './gen/nova/events/v1/events.js';
+export * as feedV1 from './gen/nova/feed/v1/feed.js';
 export * as messagingV1 from './gen/nova/messaging/v1/messaging.js';
 export * as userV1 from './gen/nova/user/v1/user.js';

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import { createLogger, createMetrics, createServicePool, runServices, sql, type Kysely, type RunningPlatform, type ServicePool } from '@nova/platform';
-import { createTestEnv, eventually, type TestEnv } from '@nova/testing';
+import { createTestEnv, eventually, httpCaller, type ApiResponse, type CallOptions, type TestEnv } from '@nova/testing';
+
+export { freshIp, type ApiResponse, type CallOptions } from '@nova/testing';
 import { authService } from '../src/index.js';
 import type { AuthDb } from '../src/db/schema.js';
 import { totpFor } from '../src/domain/two-factor-check.js';
@@ -83,21 +85,6 @@ export function mailLink(mail: CapturedMail): { url: URL; token: string } {
   return { url, token };
 }
 
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-export interface CallOptions {
-  body?: unknown;
-  /** Access token sent as `Authorization: Bearer`. */
-  token?: string;
-  /** The client IP the request appears to come from (X-Forwarded-For through the trusted local proxy). */
-  ip?: string;
-  headers?: Record<string, string>;
-}
-
 export interface AuthHarness {
   env: TestEnv;
   platform: RunningPlatform;
@@ -107,16 +94,6 @@ export interface AuthHarness {
   publicUrl: string;
   api<T = any>(method: string, path: string, opts?: CallOptions): Promise<ApiResponse<T>>;
   stop(): Promise<void>;
-}
-
-let ipCounter = 0;
-/**
- * A client IP never used before in this process. The `auth` preset allows 5 requests a minute per IP: every
- * call gets its own address unless a test passes one, so only a test that means to trip a limit does.
- */
-export function freshIp(): string {
-  ipCounter += 1;
-  return `10.${(ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
 }
 
 /**
@@ -156,24 +133,7 @@ export async function startAuth(overrides: Record<string, string> = {}): Promise
     logger: createLogger({ level: 'silent' }),
   });
 
-  const api = async <T = any>(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse<T>> => {
-    const headers: Record<string, string> = { 'x-forwarded-for': opts.ip ?? freshIp(), ...opts.headers };
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`http://127.0.0.1:${platform.httpPort}${path}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      // Not JSON: keep the text so a failing assertion shows it.
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
-  };
+  const api = httpCaller(platform.httpPort);
 
   return {
     env,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { authV1 } from '@nova/proto';
 import {
   AppError,
@@ -19,7 +18,9 @@ import {
   type RunningPlatform,
   type ServicePool,
 } from '@nova/platform';
-import { createTestEnv, eventually, TestTokenIssuer, type TestEnv } from '@nova/testing';
+import { createTestEnv, eventually, httpCaller, newUsername, TestTokenIssuer, type ApiResponse, type CallOptions, type TestEnv } from '@nova/testing';
+
+export { freshIp, newUsername, type ApiResponse, type CallOptions } from '@nova/testing';
 import { userService } from '../src/index.js';
 import type { UsersDb } from '../src/db/schema.js';
 
@@ -94,21 +95,6 @@ export class FakeAuth {
  * Auth's gRPC API (the owner's email) is a local fake, {@link FakeAuth}, that knows every account created here.
  */
 
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-export interface CallOptions {
-  /** Access token sent as `Authorization: Bearer`. */
-  token?: string;
-  body?: unknown;
-  /** The client IP the request appears to come from (X-Forwarded-For through the trusted local proxy). */
-  ip?: string;
-  headers?: Record<string, string>;
-}
-
 export interface TestUser {
   id: string;
   username: string;
@@ -161,20 +147,6 @@ export interface UserHarness {
   stop(): Promise<void>;
 }
 
-let ipCounter = 0;
-/** A client IP never used before in this process, so unauthenticated calls stay under the per-IP limits. */
-export function freshIp(): string {
-  ipCounter += 1;
-  return `10.${(ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
-}
-
-let userCounter = 0;
-/** A username (auth's rules: 3-32 of [A-Za-z0-9_]) no other test in this process uses. */
-export function newUsername(label = 'u'): string {
-  userCounter += 1;
-  return `${label}_${userCounter}_${randomBytes(4).toString('hex')}`.slice(0, 32);
-}
-
 /** Starts the user service; `overrides` are raw env values. */
 export async function startUserService(overrides: Record<string, string> = {}): Promise<UserHarness> {
   const env = await createTestEnv();
@@ -206,24 +178,7 @@ export async function startUserService(overrides: Record<string, string> = {}): 
   }
   const db = pool.db;
 
-  const api = async <T = any>(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse<T>> => {
-    const headers: Record<string, string> = { 'x-forwarded-for': opts.ip ?? freshIp(), ...opts.headers };
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`http://127.0.0.1:${platform.httpPort}${path}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      // Not JSON: keep the text so a failing assertion shows it.
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
-  };
+  const api = httpCaller(platform.httpPort);
 
   const publishEvent = async (source: string, e: AuthEventInfo): Promise<EventEnvelope> => {
     const envelope: EventEnvelope = {

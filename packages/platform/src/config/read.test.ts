@@ -28,6 +28,15 @@ describe('readConfig', () => {
     expect(msg).toContain('REDIS_URL must use redis or rediss');
   });
 
+  it('parses decimal numbers within bounds and refuses anything else', () => {
+    const spec = { WEIGHT: v.number({ default: 0.3, min: 0, max: 1, doc: 'a weight' }) };
+    expect(readConfig(spec, envSource({})).WEIGHT).toBe(0.3);
+    expect(readConfig(spec, envSource({ WEIGHT: ' 0.45 ' })).WEIGHT).toBe(0.45);
+    expect(() => readConfig(spec, envSource({ WEIGHT: 'heavy' }))).toThrow(/WEIGHT must be a number, got "heavy"/);
+    expect(() => readConfig(spec, envSource({ WEIGHT: '1.5' }))).toThrow(/WEIGHT must be <= 1, got 1.5/);
+    expect(() => readConfig(spec, envSource({ WEIGHT: 'Infinity' }))).toThrow(/must be a number/);
+  });
+
   it('reports a missing required variable with its description', () => {
     const spec = { ADMIN_TOKEN: v.string({ required: true, secret: true, doc: 'token for admin endpoints' }) };
     expect(() => readConfig(spec, envSource({}))).toThrow(/ADMIN_TOKEN is required \(token for admin endpoints\)/);

@@ -44,6 +44,15 @@ export const v = {
       if (opts.max !== undefined && n > opts.max) throw new Error(`must be <= ${opts.max}, got ${n}`);
       return n;
     }),
+  number: (opts: Opts<number> & { min?: number; max?: number }) =>
+    spec('number', opts, (raw) => {
+      const t = raw.trim();
+      const n = Number(t);
+      if (t === '' || !Number.isFinite(n)) throw new Error(`must be a number, got "${raw}"`);
+      if (opts.min !== undefined && n < opts.min) throw new Error(`must be >= ${opts.min}, got ${n}`);
+      if (opts.max !== undefined && n > opts.max) throw new Error(`must be <= ${opts.max}, got ${n}`);
+      return n;
+    }),
   bool: (opts: Opts<boolean>) =>
     spec('boolean', opts, (raw) => {
       const s = raw.trim().toLowerCase();

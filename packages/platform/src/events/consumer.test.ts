@@ -239,4 +239,46 @@ describe('event consumer', () => {
     await eventually(async () => (await effectCount(second.id)) === 1, 'the event published while stopped');
     expect(await effectCount(first.id)).toBe(1);
   });
+
+  it('with concurrency, handles events about different entities at once and those about one entity in order', async () => {
+    let active = 0;
+    let peak = 0;
+    const seen = new Map<string, number[]>();
+    const handler: ConsumerOptions['handler'] = async (tx, event) => {
+      active += 1;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 30));
+      const d = event.data as { n: number };
+      seen.set(event.subject, [...(seen.get(event.subject) ?? []), d.n]);
+      await applyEffect(tx, event);
+      active -= 1;
+    };
+    await startConsumer('parallel', 'parallel', { concurrency: 4, handler });
+    const events: EventEnvelope[] = [];
+    for (let n = 0; n < 5; n += 1) {
+      for (const entity of ['post/a', 'post/b', 'post/c', 'post/d']) events.push({ ...envelope({ n }), subject: entity });
+    }
+    for (const e of events) await publish('parallel', e);
+    await eventually(async () => (await Promise.all(events.map((e) => effectCount(e.id)))).every((n) => n === 1), 'every event applied once');
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(4);
+    for (const entity of ['post/a', 'post/b', 'post/c', 'post/d']) expect(seen.get(entity)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('handles one event at a time by default', async () => {
+    let active = 0;
+    let peak = 0;
+    const handler: ConsumerOptions['handler'] = async (tx, event) => {
+      active += 1;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 10));
+      await applyEffect(tx, event);
+      active -= 1;
+    };
+    await startConsumer('serial', 'serial', { handler });
+    const events = Array.from({ length: 6 }, (_, n) => ({ ...envelope({ n }), subject: `post/${n}` }));
+    for (const e of events) await publish('serial', e);
+    await eventually(async () => (await Promise.all(events.map((e) => effectCount(e.id)))).every((n) => n === 1), 'every event applied');
+    expect(peak).toBe(1);
+  });
 });

@@ -54,8 +54,14 @@ export interface ConsumerOptions<T = any> {
   /** Redelivery delay after a failure: retryBaseMs doubling per attempt, capped at retryMaxMs, with jitter. */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** Messages pulled per request. */
+  /** Messages pulled per request (at least `concurrency`). */
   batchSize?: number;
+  /**
+   * Events handled at the same time (default 1). Events about the same entity (the envelope's `subject`,
+   * e.g. `post/<id>`) are still handled one after the other, in stream order; each handler holds a database
+   * connection for its transaction.
+   */
+  concurrency?: number;
   /** Where a newly created durable starts: every retained event (default) or only new ones. */
   deliverPolicy?: 'all' | 'new';
 }
@@ -96,7 +102,8 @@ export class EventConsumer {
   constructor(opts: ConsumerOptions) {
     assertPrefix(opts.prefix);
     this.name = consumerName(opts.service, opts.purpose);
-    this.o = withDefaults({ maxDeliver: 5, ackWaitMs: 30_000, retryBaseMs: 1_000, retryMaxMs: 60_000, batchSize: 10, deliverPolicy: 'all' as const }, opts);
+    this.o = withDefaults({ maxDeliver: 5, ackWaitMs: 30_000, retryBaseMs: 1_000, retryMaxMs: 60_000, batchSize: 10, concurrency: 1, deliverPolicy: 'all' as const }, opts);
+    if (!Number.isInteger(this.o.concurrency) || this.o.concurrency < 1) throw new Error(`consumer ${this.name}: concurrency must be a positive integer`);
     const filter = opts.filterSubject ?? eventFilter(opts.prefix);
     if (!filter.startsWith(`${opts.prefix}.`)) throw new Error(`filter subject "${filter}" is outside the events stream (${opts.prefix}.>)`);
     const streams = streamNames(opts.prefix);
@@ -148,16 +155,18 @@ export class EventConsumer {
         if (!fresh) await this.ensureDurable(lane);
         fresh = false;
         const consumer = await this.o.js.consumers.get(lane.stream, lane.durable);
-        const messages = await consumer.consume({ max_messages: this.o.batchSize });
+        const messages = await consumer.consume({ max_messages: Math.max(this.o.batchSize, this.o.concurrency) });
         lane.messages = messages;
         if (this.stopping) void messages.close().catch(() => undefined);
         void this.watch(lane, messages).catch(() => undefined);
         failures = 0;
+        const lanes = new OrderedLanes(this.o.concurrency, (err) => this.o.logger.error({ err, consumer: lane.durable }, 'event processing failed; the event will be redelivered'));
         for await (const m of messages) {
           // Pulled before stop(): hand them back at once instead of waiting for ack_wait.
           if (this.stopping) m.nak();
-          else await this.process(m, lane);
+          else await lanes.run(() => orderingKey(m), () => this.process(m, lane));
         }
+        await lanes.drain();
         if (this.stopping) return;
         this.o.logger.warn({ consumer: lane.durable }, 'event consumer stopped receiving; restarting');
       } catch (err) {
@@ -253,5 +262,42 @@ export class EventConsumer {
 
   private count(outcome: Outcome): void {
     this.o.metrics.eventsConsumed.inc({ consumer: this.name, outcome });
+  }
+}
+
+/** The entity an event is about (its envelope's `subject`); events with the same key are handled in order. */
+function orderingKey(m: JsMsg): string {
+  const parsed = parseEnvelope(m.data);
+  return parsed.ok ? parsed.envelope.subject : '';
+}
+
+/**
+ * Runs tasks with at most `limit` at once, one at a time per key, in the order they were given. `run` waits
+ * only while the limit is reached (so the caller pulls the next message as soon as there is room).
+ */
+class OrderedLanes {
+  private readonly running = new Set<Promise<void>>();
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  async run(keyOf: () => string, task: () => Promise<void>): Promise<void> {
+    if (this.limit === 1) return task();
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    const key = keyOf();
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const done: Promise<void> = before.then(task).catch(this.onError).finally(() => {
+      this.running.delete(done);
+      if (this.tails.get(key) === done) this.tails.delete(key);
+    });
+    this.tails.set(key, done);
+    this.running.add(done);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
   }
 }

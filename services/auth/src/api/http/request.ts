@@ -1,4 +1,3 @@
-import { AppError, type AuthIdentity } from '@nova/platform';
 import type { FastifyRequest } from 'fastify';
 import type { ClientMeta } from '../../domain/sessions.js';
 
@@ -14,8 +13,5 @@ export function clientMeta(req: FastifyRequest): ClientMeta {
   };
 }
 
-/** The verified caller of a route declared with `config: { auth: 'required' }`. */
-export function identity(req: FastifyRequest): AuthIdentity {
-  if (!req.identity) throw new AppError('UNAUTHENTICATED', 'authentication required');
-  return req.identity;
-}
+/** The verified caller of a route declared with `config: { auth: 'required' }` (the platform's). */
+export { requireIdentity as identity } from '@nova/platform';

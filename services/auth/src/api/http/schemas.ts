@@ -1,10 +1,9 @@
-import { Type } from '@nova/platform';
+import { Type, bearer, ErrorBody } from '@nova/platform';
 import { USERNAME_PATTERN } from '../../domain/accounts.js';
 import { MAX_PASSWORD_LENGTH } from '../../crypto/passwords.js';
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), request_id: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
+/** Shared by every service's routes (the platform's). */
+export { ErrorBody, bearer };
 
 export const UserSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -32,4 +31,3 @@ export const Username = Type.String({ pattern: USERNAME_PATTERN });
 /** Length and content rules are checked by the password policy, with a clearer message. */
 export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
 
-export const bearer = [{ bearerAuth: [] }];

@@ -1,15 +1,11 @@
-import { Type } from '@nova/platform';
+import { Type, bearer, ErrorBody, Uuid } from '@nova/platform';
 import type { PostView } from '../../domain/posts.js';
+
+/** Shared by every service's routes (the platform's). */
+export { ErrorBody, bearer, Uuid };
 
 /** Schemas shared by the content service's routes. */
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), request_id: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
-
-export const bearer = [{ bearerAuth: [] }];
-
-export const Uuid = Type.String({ format: 'uuid' });
 export const NullableUuid = Type.Union([Uuid, Type.Null()]);
 
 /** `:id` in a path. */

@@ -1,8 +1,7 @@
-import { Type } from '@nova/platform';
+import { Type, ErrorBody } from '@nova/platform';
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), request_id: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
+/** Shared by every service's routes (the platform's). */
+export { ErrorBody };
 
 export const EventSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
