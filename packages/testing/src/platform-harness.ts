@@ -61,6 +61,8 @@ export interface TestEvent {
 
 export interface PlatformHarness<DB> {
   env: TestEnv;
+  /** The raw environment the services were started with (for a second instance or process). */
+  rawEnv: Record<string, string>;
   issuer: TestTokenIssuer;
   platform: RunningPlatform;
   /** Kysely on the harness's own schema, for setup and assertions. */
@@ -216,6 +218,7 @@ export async function startPlatform<DB>(opts: PlatformHarnessOptions): Promise<P
 
   return {
     env,
+    rawEnv: raw,
     issuer,
     platform: running,
     db,

@@ -2,25 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import {
-  connectNats,
-  createLogger,
-  createMetrics,
-  createServicePool,
-  eventSubject,
-  newId,
-  runServices,
-  sql,
-  type EventEnvelope,
-  type Kysely,
-  type NatsHandle,
-  type RunningPlatform,
-  type ServicePool,
-} from '@nova/platform';
-import { createTestEnv, eventually, TestTokenIssuer, type TestEnv } from '@nova/testing';
+import { runServices, type EventEnvelope, type RunningPlatform } from '@nova/platform';
+import { httpCaller, startPlatform, type ApiResponse, type CallOptions, type PlatformHarness, type TestEvent, type TestUser } from '@nova/testing';
 import { userService } from '@nova/user';
 import { messagingService } from '../src/index.js';
 import type { MessagingDb } from '../src/db/schema.js';
+
+export { newUsername, type ApiResponse, type CallOptions, type TestUser } from '@nova/testing';
 
 /**
  * The messaging service's integration-test harness: messaging with the real user service (settings, blocks
@@ -28,24 +16,6 @@ import type { MessagingDb } from '../src/db/schema.js';
  * environment. Accounts come into being as in production (auth's UserRegistered on JetStream); tokens come
  * from a local stand-in for auth (TestTokenIssuer). WebSocket clients are real `ws` clients.
  */
-
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-export interface CallOptions {
-  token?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-export interface TestUser {
-  id: string;
-  username: string;
-  token: string;
-}
 
 /** A connected test WebSocket that records every frame it receives. */
 export interface TestSocket {
@@ -59,15 +29,9 @@ export interface TestSocket {
   close(): void;
 }
 
-export interface MessagingHarness {
-  env: TestEnv;
-  issuer: TestTokenIssuer;
-  platform: RunningPlatform;
-  db: Kysely<MessagingDb>;
+export interface MessagingHarness extends Omit<PlatformHarness<MessagingDb>, 'api'> {
+  /** An HTTP call to the first instance, or to another one's `port`. */
   api<T = any>(method: string, path: string, opts?: CallOptions, port?: number): Promise<ApiResponse<T>>;
-  newUser(): Promise<TestUser>;
-  follow(a: TestUser, b: TestUser): Promise<void>;
-  block(a: TestUser, b: TestUser): Promise<void>;
   settings(a: TestUser, patch: Record<string, unknown>): Promise<void>;
   /** Opens `/ws` with the token as a `bearer.` subprotocol (or as given) and waits for `hello`. */
   connect(user: TestUser | string, opts?: { port?: number; protocols?: string[]; headers?: Record<string, string> }): Promise<TestSocket>;
@@ -78,15 +42,8 @@ export interface MessagingHarness {
    * first) on the same database, Redis and NATS; resolves with its HTTP port once it is ready.
    */
   secondProcess(): Promise<{ httpPort: number; stop(): Promise<void> }>;
-  publishAuthEvent(e: { aggregate: string; action: string; type: string; entityId: string; data: unknown }): Promise<EventEnvelope>;
-  outboxEvents(type: string): Promise<EventEnvelope<any>[]>;
-  stop(): Promise<void>;
-}
-
-let userCounter = 0;
-export function newUsername(label = 'm'): string {
-  userCounter += 1;
-  return `${label}_${userCounter}_${randomBytes(4).toString('hex')}`.slice(0, 32);
+  /** Publishes an event as the auth service would (e.g. UserDeleted); returns the envelope. */
+  publishAuthEvent(e: TestEvent): Promise<EventEnvelope>;
 }
 
 /** A fresh 32-byte key, base64 (MESSAGING_ENCRYPTION_KEY). */
@@ -139,68 +96,13 @@ export function openSocket(url: string, protocols: string[], headers: Record<str
 }
 
 export async function startMessagingService(overrides: Record<string, string> = {}): Promise<MessagingHarness> {
-  const env = await createTestEnv();
-  const issuer = await TestTokenIssuer.start({ issuer: 'nova-auth', audience: 'nova' });
-  const raw = env.env({ AUTH_JWKS_URL: issuer.jwksUrl, GRPC_ADDR_AUTH: '127.0.0.1:9', TRUSTED_PROXIES: '127.0.0.1', MESSAGING_ENCRYPTION_KEY: newKey(), ...overrides });
-  let platform: RunningPlatform;
-  let nats: NatsHandle;
-  let pool: ServicePool<MessagingDb>;
+  const h = await startPlatform<MessagingDb>({ services: [messagingService, userService], overrides: { MESSAGING_ENCRYPTION_KEY: newKey(), ...overrides } });
+  const raw = h.rawEnv;
+  const platform = h.platform;
   const extra: RunningPlatform[] = [];
   const children: ChildProcess[] = [];
-  try {
-    platform = await runServices({ services: [messagingService, userService], env: raw });
-    nats = await connectNats({ servers: platform.config.NATS_URL, name: `messaging-test-${env.id}`, logger: createLogger({ level: 'silent' }) });
-    pool = createServicePool<MessagingDb>({
-      service: 'messaging-test',
-      schema: 'messaging',
-      connectionString: env.databaseUrl,
-      max: 3,
-      acquireTimeoutMs: 10_000,
-      statementTimeoutMs: 0,
-      metrics: createMetrics({ defaultMetrics: false }),
-      logger: createLogger({ level: 'silent' }),
-    });
-  } catch (err) {
-    await issuer.close();
-    await env.cleanup();
-    throw err;
-  }
 
-  let ip = 0;
-  const api = async <T = any>(method: string, path: string, opts: CallOptions = {}, port = platform.httpPort): Promise<ApiResponse<T>> => {
-    ip++;
-    const headers: Record<string, string> = { 'x-forwarded-for': `10.9.${(ip >> 8) & 255}.${ip & 255}`, ...opts.headers };
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      // Not JSON: keep the text so a failing assertion shows it.
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
-  };
-
-  const must = (res: ApiResponse, ok: number[], what: string) => {
-    if (!ok.includes(res.status)) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-  };
-
-  const publishAuthEvent: MessagingHarness['publishAuthEvent'] = async (e) => {
-    const envelope: EventEnvelope = { id: newId(), type: e.type, version: 1, source: 'auth', subject: `${e.aggregate}/${e.entityId}`, occurred_at: new Date().toISOString(), correlation_id: null, data: e.data };
-    await nats.js.publish(eventSubject(env.natsPrefix, 'auth', e.aggregate, e.action), JSON.stringify(envelope), { msgID: envelope.id });
-    return envelope;
-  };
-
-  const newUser = async (): Promise<TestUser> => {
-    const id = newId();
-    const username = newUsername();
-    await publishAuthEvent({ aggregate: 'user', action: 'registered', type: 'UserRegistered', entityId: id, data: { user_id: id, username, email_verified: false, method: 'password' } });
-    const token = await issuer.sign({ sub: id, role: 'user' });
-    await eventually(async () => (await api('GET', `/api/v1/users/${id}`, { token })).status === 200, `the profile of ${username}`);
-    return { id, username, token };
-  };
+  const api: MessagingHarness['api'] = (method, path, opts = {}, port = platform.httpPort) => httpCaller(port)(method, path, opts);
 
   const connect: MessagingHarness['connect'] = (user, opts = {}) => {
     const token = typeof user === 'string' ? user : user.token;
@@ -208,21 +110,12 @@ export async function startMessagingService(overrides: Record<string, string> = 
   };
 
   return {
-    env,
-    issuer,
-    platform,
-    db: pool.db,
+    ...h,
     api,
-    newUser,
     connect,
-    async follow(a, b) {
-      must(await api('POST', `/api/v1/users/${b.id}/follow`, { token: a.token }), [200, 201, 202], `${a.username} follows ${b.username}`);
-    },
-    async block(a, b) {
-      must(await api('POST', `/api/v1/users/${b.id}/block`, { token: a.token }), [200, 201, 204], `${a.username} blocks ${b.username}`);
-    },
     async settings(a, patch) {
-      must(await api('PATCH', '/api/v1/users/me/settings', { token: a.token, body: patch }), [200], `${a.username} settings`);
+      const res = await api('PATCH', '/api/v1/users/me/settings', { token: a.token, body: patch });
+      if (res.status !== 200) throw new Error(`${a.username} settings: HTTP ${res.status} ${JSON.stringify(res.body)}`);
     },
     async secondInstance() {
       const p = await runServices({ services: [messagingService], env: { ...raw, GRPC_ADDR_USER: `127.0.0.1:${platform.grpcPort}` }, migrate: false });
@@ -256,20 +149,12 @@ export async function startMessagingService(overrides: Record<string, string> = 
         },
       };
     },
-    publishAuthEvent,
-    async outboxEvents(type) {
-      const { rows } = await sql<{ envelope: EventEnvelope<any> }>`SELECT envelope FROM messaging.outbox WHERE event_type = ${type} ORDER BY created_at, id`.execute(pool.db);
-      return rows.map((r) => r.envelope);
-    },
+    publishAuthEvent: (e) => h.publishEvent('auth', e),
     async stop() {
       for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
       for (const p of extra) await p.stop();
-      await platform.stop();
-      await nats.close();
-      await pool.close();
-      await issuer.close();
-      await env.cleanup();
+      await h.stop();
     },
   };
 }

@@ -1,14 +1,10 @@
-import { Type } from '@nova/platform';
+import { bearer, ErrorBody, Type, Uuid } from '@nova/platform';
+
+/** Shared by every service's routes (the platform's). */
+export { ErrorBody, bearer, Uuid };
 
 /** Schemas shared by the messaging service's routes. */
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), request_id: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
-
-export const bearer = [{ bearerAuth: [] }];
-
-export const Uuid = Type.String({ format: 'uuid' });
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
