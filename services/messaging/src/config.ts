@@ -12,4 +12,8 @@ export const messagingConfig = {
   MESSAGING_WS_HEARTBEAT_SECONDS: v.int({ default: 30, min: 5, max: 300, doc: 'interval of WebSocket pings; a connection that misses one pong is terminated' }),
   MESSAGING_WS_MAX_BUFFERED_KIB: v.int({ default: 1_024, min: 64, max: 65_536, doc: 'outgoing bytes a WebSocket may have queued before it is closed as a slow consumer (1013)' }),
   MESSAGING_WS_RESUME_MAX_MESSAGES: v.int({ default: 200, min: 1, max: 5_000, doc: 'messages a `resume` frame replays per conversation; beyond that the client pages over HTTP' }),
+  MESSAGING_E2EE_MAX_ENVELOPE_KIB: v.int({ default: 256, min: 1, max: 4_096, doc: 'largest ciphertext of one end-to-end-encrypted envelope (decoded bytes); a bigger one is refused with 413' }),
+  MESSAGING_E2EE_ENVELOPE_TTL_DAYS: v.int({ default: 30, min: 1, max: 365, doc: 'days an unacknowledged envelope waits in a device queue before the purge deletes it (it is no longer delivered after that either)' }),
+  MESSAGING_E2EE_PURGE_INTERVAL_SECONDS: v.int({ default: 3_600, min: 1, max: 86_400, doc: 'how often each instance deletes expired envelopes' }),
+  MESSAGING_E2EE_MAX_SEND_MIB: v.int({ default: 16, min: 1, max: 256, doc: 'largest request body of POST …/envelopes (every recipient device’s envelope of one message)' }),
 };

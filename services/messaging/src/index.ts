@@ -7,6 +7,7 @@ import { createContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import { onUserDeleted } from './domain/lifecycle.js';
 import { resealer } from './domain/reseal.js';
+import { envelopePurger } from './e2ee/envelopes.js';
 import type { MessagingDb } from './db/schema.js';
 
 /** How often the re-sealer looks again for bodies under a previous key (it runs batch after batch while it finds some). */
@@ -28,6 +29,7 @@ export const messagingService = defineService({
     });
     const gateway = wsGateway(ctx);
     const reseal = resealer(ctx, { intervalMs: RESEAL_INTERVAL_MS });
+    const purger = envelopePurger(ctx);
     return {
       http: async (app) => {
         await gateway.register(app);
@@ -38,8 +40,10 @@ export const messagingService = defineService({
         await ctx.fanout.start();
         gateway.start();
         reseal.start();
+        purger.start();
       },
       stop: async () => {
+        await purger.stop();
         await reseal.stop();
         await gateway.stop();
         await ctx.fanout.stop();

@@ -11,6 +11,10 @@ export interface MessagingMetrics {
   closes: Counter<'code'>;
   /** `messaging_fanout_publish_failures_total`: frames that could not be published to the other instances. */
   publishFailures: Counter;
+  /** `messaging_e2ee_bundles_served_total`: device pre-key bundles handed out (each claims one-time prekeys). */
+  bundlesServed: Counter;
+  /** `messaging_e2ee_envelopes_total`: envelopes queued for devices. */
+  envelopesQueued: Counter;
 }
 
 /** Registers the metrics once per registry; `connections` feeds `messaging_ws_connections` at scrape time. */
@@ -33,5 +37,7 @@ export function messagingMetrics(platform: PlatformMetrics, connections: () => n
     framesSent: counter('messaging_ws_frames_sent_total', 'Frames handed to WebSockets on this instance'),
     closes: counter('messaging_ws_closes_total', 'WebSockets closed by the server, by close code', ['code']),
     publishFailures: counter('messaging_fanout_publish_failures_total', 'Frames that could not be published to the other instances (clients catch up by seq)'),
+    bundlesServed: counter('messaging_e2ee_bundles_served_total', 'Device pre-key bundles handed out'),
+    envelopesQueued: counter('messaging_e2ee_envelopes_total', 'End-to-end-encrypted envelopes queued for devices'),
   };
 }

@@ -29,6 +29,8 @@ export const BUILTIN_PRESETS = {
   auth: { name: 'auth', limit: 5, windowMs: 60_000, identity: 'ip', failMode: 'closed' },
   /** `/api/*`: 100 per minute per user, per client IP when unauthenticated; admits when Redis is down. */
   api: { name: 'api', limit: 100, windowMs: 60_000, identity: 'user-or-ip', failMode: 'open' },
+  /** Pre-key bundle fetches (each claims one-time keys): 60 per minute per user; refuses when Redis is down, since an unlimited burst drains other users' prekeys. */
+  keys: { name: 'keys', limit: 60, windowMs: 60_000, identity: 'user', failMode: 'closed' },
   /** Public endpoints: 1000 per minute per client IP; admits when Redis is down. */
   public: { name: 'public', limit: 1000, windowMs: 60_000, identity: 'ip', failMode: 'open' },
 } as const satisfies Record<string, RateLimitPreset>;

@@ -6,7 +6,7 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 type Seq = ColumnType<string, number | string | undefined, number | string>;
 
 export type ConversationKind = 'direct' | 'group';
-/** `standard`: bodies encrypted at rest by the server; `e2ee`: device envelopes (issue 8, not accepted yet). */
+/** `standard`: bodies encrypted at rest by the server; `e2ee`: end-to-end encrypted device envelopes (issue 8). */
 export type ConversationMode = 'standard' | 'e2ee';
 export type MemberRole = 'owner' | 'admin' | 'member';
 /** `request`: a direct conversation the member has not accepted (yet); `declined`: a request they deleted. */
@@ -107,7 +107,61 @@ export interface DeletedAccountsTable {
   deleted_at: Timestamp;
 }
 
+type Bytes = Buffer;
+
+export interface E2eeAccountsTable {
+  user_id: string;
+  /** libsignal's serialized identity public key: 0x05 ‖ the 32-byte Curve25519 u-coordinate. */
+  identity_key: Bytes;
+  identity_changed_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface DevicesTable {
+  /** Internal id (envelopes and prekeys point at it); clients know a device by (user_id, device_id). */
+  id: string;
+  user_id: string;
+  /** Signal's device id: 1 is the primary, 2-127 linked devices (the lowest free one is taken). */
+  device_id: number;
+  /** The session that registered the device: every device-scoped call finds the device through it. */
+  session_id: string;
+  registration_id: number;
+  name: string | null;
+  signed_prekey_id: number | null;
+  signed_prekey: Bytes | null;
+  signed_prekey_signature: Bytes | null;
+  kyber_last_resort_id: number | null;
+  kyber_last_resort: Bytes | null;
+  kyber_last_resort_signature: Bytes | null;
+  created_at: Timestamp;
+  removed_at: NullableTimestamp;
+  removed_by: string | null;
+}
+
+export interface OneTimePrekeysTable {
+  device: string;
+  kind: 'ec' | 'kyber';
+  key_id: number;
+  public_key: Bytes;
+  signature: Bytes | null;
+}
+
+export interface EnvelopesTable {
+  id: ColumnType<string, never, never>;
+  recipient_device: string;
+  sender_id: string;
+  sender_device_id: number;
+  conversation_id: string;
+  type: number;
+  content: Bytes;
+  created_at: Timestamp;
+}
+
 export interface MessagingDb {
+  e2ee_accounts: E2eeAccountsTable;
+  devices: DevicesTable;
+  one_time_prekeys: OneTimePrekeysTable;
+  envelopes: EnvelopesTable;
   conversations: ConversationsTable;
   members: MembersTable;
   messages: MessagesTable;

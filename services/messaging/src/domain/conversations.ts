@@ -17,12 +17,16 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-/** Issue 8 brings device keys and envelopes; until then an e2ee conversation cannot be made or written to. */
-export function e2eeNotSupported(): AppError {
-  return new AppError('NOT_IMPLEMENTED', 'end-to-end-encrypted conversations are not supported yet; use mode "standard"', { details: { field: 'mode' } });
+/**
+ * The server cannot write or read an e2ee conversation's content: messages go as device envelopes
+ * (POST …/envelopes), and edits, recalls, reactions and receipts travel inside them.
+ */
+export function e2eeContentRefused(): AppError {
+  return new AppError('CONFLICT', 'this conversation is end-to-end encrypted: send device envelopes (POST /api/v1/conversations/:id/envelopes); edits, recalls, reactions and receipts travel inside them', { details: { reason: 'e2ee_conversation' } });
 }
 
-const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+/** `<smaller id>:<larger id>`, with `:e2ee` appended for the pair's end-to-end-encrypted conversation (a pair may have one of each). */
+const directKey = (a: string, b: string, mode: ConversationMode) => `${a < b ? `${a}:${b}` : `${b}:${a}`}${mode === 'e2ee' ? ':e2ee' : ''}`;
 
 /**
  * The direct conversation of the caller and `otherId`: the existing one (`created: false`), or a new one.
@@ -35,11 +39,10 @@ export async function openDirect(ctx: AppContext, caller: AuthIdentity, otherId:
   const me = caller.userId;
   const other = otherId.toLowerCase();
   if (other === me) throw new AppError('VALIDATION_FAILED', 'a direct conversation needs another user', { details: { field: 'user_id' } });
-  if (mode === 'e2ee') throw e2eeNotSupported();
   const { accepting, missing, blocked } = await acceptance(ctx, me, [other]);
   if (missing.length > 0) throw new AppError('NOT_FOUND', 'user not found', { details: { field: 'user_id' } });
   if (blocked.has(other)) throw notAccepting();
-  const key = directKey(me, other);
+  const key = directKey(me, other, mode);
   const existing = await cq.findDirect(ctx.db, key);
   if (existing) {
     const mine = await cq.findMember(ctx.db, existing.id, me);
@@ -125,7 +128,6 @@ export async function setFlags(ctx: AppContext, caller: AuthIdentity, id: string
 /** A group with the caller as owner; every other member must accept messages from the caller. */
 export async function createGroup(ctx: AppContext, caller: AuthIdentity, input: { name: string; avatar_media_id?: string | undefined; member_ids: string[]; mode: ConversationMode }, meta: RequestMeta): Promise<ConversationView> {
   const me = caller.userId;
-  if (input.mode === 'e2ee') throw e2eeNotSupported();
   const name = cleanName(input.name);
   const avatar = input.avatar_media_id?.toLowerCase() ?? null;
   const others = [...new Set(input.member_ids.map((id) => id.toLowerCase()))].filter((id) => id !== me);

@@ -5,7 +5,7 @@ import * as mq from '../db/queries/messages.js';
 import { reactionsOf } from '../db/queries/reactions.js';
 import type { MessagingDb } from '../db/schema.js';
 import { conversationNotFound, memberOf, notAccepting, requestPending, type Membership } from './access.js';
-import { e2eeNotSupported, type RequestMeta } from './conversations.js';
+import { e2eeContentRefused, type RequestMeta } from './conversations.js';
 import { messageView, type MessageView } from './views.js';
 
 export const MAX_TEXT = 8_000;
@@ -45,7 +45,7 @@ function cleanContent(input: NewMessage): { text: string | null; media: string[]
  * forbids messaging entirely. Their who_can_message setting decided how the conversation started (a
  * message request when it did not admit the sender); it does not close a conversation that exists.
  */
-async function assertMaySend(ctx: AppContext, m: Membership, senderId: string): Promise<void> {
+export async function assertMaySend(ctx: AppContext, m: Membership, senderId: string): Promise<void> {
   if (m.conversation.kind !== 'direct') return;
   const other = m.conversation.direct_key!.split(':').find((id) => id !== senderId)!;
   const otherMember = await cq.findMember(ctx.db, m.conversation.id, other);
@@ -148,7 +148,7 @@ export async function sendMessage(ctx: AppContext, caller: AuthIdentity, convers
     const existing = await mq.findByClientId(ctx.db, convId, me, clientId);
     if (existing) return { view: (await hydrate(ctx, ctx.db, [existing]))[0]!, created: false };
   }
-  if (pre.conversation.mode === 'e2ee') throw e2eeNotSupported();
+  if (pre.conversation.mode === 'e2ee') throw e2eeContentRefused();
   await assertMaySend(ctx, pre, me);
   const online = await onlineNow(ctx, convId);
 
@@ -204,7 +204,7 @@ export async function sendSystemMessage(ctx: AppContext, service: string, conver
   const text = cleanText(input.text);
   const conv = await cq.findConversation(ctx.db, conversationId.toLowerCase());
   if (!conv) throw conversationNotFound();
-  if (conv.mode === 'e2ee') throw e2eeNotSupported();
+  if (conv.mode === 'e2ee') throw e2eeContentRefused();
   const clientId = input.client_message_id;
   if (clientId !== undefined) {
     const existing = await mq.findSystemByClientId(ctx.db, conv.id, service, clientId);
@@ -288,7 +288,7 @@ export async function editMessage(ctx: AppContext, caller: AuthIdentity, convers
   const clean = cleanText(text);
   const row = await ctx.db.transaction().execute(async (tx) => {
     const m = await memberOf(tx, conversationId, caller.userId, true);
-    if (m.conversation.mode === 'e2ee') throw e2eeNotSupported();
+    if (m.conversation.mode === 'e2ee') throw e2eeContentRefused();
     const msg = await visibleMessage(tx, m, seq, true, caller.userId);
     if (msg.sender_id !== caller.userId) throw new AppError('FORBIDDEN', 'only its sender may edit a message');
     if (msg.deleted_at !== null) throw new AppError('CONFLICT', 'a recalled message cannot be edited', { details: { reason: 'recalled' } });

@@ -12,13 +12,18 @@ export interface Realtime {
    * fact: callers publish after their transaction committed, and a frame that is lost (Redis down, an
    * instance restarting) is caught up by sequence number. Never rejects.
    */
-  publish(userIds: readonly string[], frame: Frame): Promise<void>;
+  publish(userIds: readonly string[], frame: Frame, opts?: PublishOptions): Promise<void>;
+}
+
+export interface PublishOptions {
+  /** Only the sockets opened by these sessions (a device's sockets: end-to-end-encrypted envelopes). */
+  sessions?: readonly string[];
 }
 
 /**
  * Cross-instance delivery over Redis pub/sub: one channel per deployment (`<REDIS_KEY_PREFIX>messaging:deliver`,
  * ioredis does not prefix channels), carrying the recipients with each frame
- * (`{"to":[user ids],"at":[conversation id, seq]?}\n<frame JSON>`, `at` for new messages, so each socket
+ * (`{"to":[user ids],"at":[conversation id, seq]?,"sid":[session ids]?}\n<frame JSON>`, `at` for new messages, `sid` for frames meant for one device's sockets, so each socket
  * gets each message once and in order); every instance hands the frame to its own sockets of those
  * recipients. One PUBLISH per event whatever the group size.
  */
@@ -54,12 +59,12 @@ export class RedisFanout implements Realtime {
     if (sub) sub.disconnect();
   }
 
-  async publish(userIds: readonly string[], frame: Frame): Promise<void> {
+  async publish(userIds: readonly string[], frame: Frame, opts: PublishOptions = {}): Promise<void> {
     if (userIds.length === 0) return;
     // Recipients, a newline, then the frame as it goes to the sockets: receivers parse only the header.
     const message = frame.type === 'message' ? (frame.message as { conversation_id?: string; seq?: number } | undefined) : undefined;
     const at = message?.conversation_id && typeof message.seq === 'number' ? [message.conversation_id, message.seq] : undefined;
-    const wire = `${JSON.stringify({ to: userIds, ...(at ? { at } : {}) })}\n${JSON.stringify(frame)}`;
+    const wire = `${JSON.stringify({ to: userIds, ...(at ? { at } : {}), ...(opts.sessions ? { sid: opts.sessions } : {}) })}\n${JSON.stringify(frame)}`;
     try {
       await this.opts.redis.publish(this.channel, wire);
     } catch (err) {
@@ -70,7 +75,7 @@ export class RedisFanout implements Realtime {
 
   private onMessage(payload: string): void {
     const cut = payload.indexOf('\n');
-    let header: { to?: unknown; at?: unknown } | undefined;
+    let header: { to?: unknown; at?: unknown; sid?: unknown } | undefined;
     try {
       header = JSON.parse(payload.slice(0, cut)) as typeof header;
     } catch {
@@ -81,6 +86,7 @@ export class RedisFanout implements Realtime {
       return;
     }
     const at = Array.isArray(header.at) && typeof header.at[0] === 'string' && typeof header.at[1] === 'number' ? ({ conversationId: header.at[0], seq: header.at[1] } satisfies FramePosition) : undefined;
-    this.opts.hub.deliver(header.to as string[], payload.slice(cut + 1), at);
+    const sessions = Array.isArray(header.sid) ? new Set(header.sid.filter((s): s is string => typeof s === 'string')) : undefined;
+    this.opts.hub.deliver(header.to as string[], payload.slice(cut + 1), at, sessions);
   }
 }

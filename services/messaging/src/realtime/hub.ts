@@ -99,12 +99,13 @@ export class Hub {
   }
 
   /** Sends an already serialised frame to every local connection of the given users (new messages through each one's gate). */
-  deliver(userIds: readonly string[], data: string, position?: FramePosition): number {
+  deliver(userIds: readonly string[], data: string, position?: FramePosition, sessions?: ReadonlySet<string>): number {
     let sent = 0;
     for (const id of userIds) {
       const set = this.byUser.get(id);
       if (!set) continue;
       for (const conn of set) {
+        if (sessions && !sessions.has(conn.sessionId)) continue;
         if (position && conn.gate?.(position, data)) continue;
         if (this.send(conn, data)) sent++;
       }

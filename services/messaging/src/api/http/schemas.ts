@@ -16,7 +16,7 @@ export const ConversationParams = Type.Object({ id: Uuid }, { additionalProperti
 export const MessageParams = Type.Object({ id: Uuid, seq: Seq }, { additionalProperties: false });
 
 export const Mode = Type.Union([Type.Literal('standard'), Type.Literal('e2ee')], {
-  description: '`standard`: the server encrypts bodies at rest and can read them (not end-to-end); `e2ee`: end-to-end encrypted (not supported yet: 501 NOT_IMPLEMENTED)',
+  description: '`standard`: the server encrypts bodies at rest and can read them (not end-to-end); `e2ee`: end-to-end encrypted: the server relays device envelopes it cannot read (docs/E2EE.md)',
 });
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import type { AppContext } from '../../context.js';
 import * as cq from '../../db/queries/conversations.js';
 import { catchUp } from '../../domain/messages.js';
+import { ackEnvelopes, MAX_ACK } from '../../e2ee/envelopes.js';
 import { advance, DeliveryAcks, typing } from '../../domain/receipts.js';
 import { CLOSE, type Connection, type Frame } from '../../realtime/hub.js';
 
@@ -154,6 +155,14 @@ export function wsGateway(ctx: AppContext) {
           if (!conv || seq === undefined) return bad(st, ref, 'ack needs conversation_id and seq');
           acks.add(userId, conv, seq);
           ok();
+          return;
+        }
+        case 'envelope_ack': {
+          // End-to-end-encrypted envelopes of this socket's device (found through its session): deleted from the queue.
+          const ids = frame.ids;
+          if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ACK || !ids.every((id) => typeof id === 'string')) return bad(st, ref, `envelope_ack needs ids: 1-${MAX_ACK} envelope ids (strings)`);
+          const deleted = await ackEnvelopes(ctx, { userId, sessionId: st.conn.sessionId }, ids as string[]);
+          if (ref !== undefined) sendFrame(st.conn, { type: 'ok', ref, deleted });
           return;
         }
         case 'read': {

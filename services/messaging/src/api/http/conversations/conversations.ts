@@ -27,11 +27,11 @@ export function conversationRoutes(app: HttpApp, ctx: AppContext): void {
           '`{"type":"direct","user_id":…}` returns the conversation with that user: 200 when it already existed, 201 when it was made.',
           'A block either way forbids it (403). When the other user\'s `who_can_message` setting (`everyone`; `followers` = the caller follows them; `nobody`) does not admit the caller, the conversation is made as a **message request**: the caller writes as usual, the other user finds it under `GET /api/v1/conversations/requests` (no normal notification or frames) and accepts or deletes it.',
           '`{"type":"group","name":…,"avatar_media_id"?:…,"member_ids":[…]}` makes a group (at most MESSAGING_MAX_GROUP_MEMBERS members, default 256) with the caller as owner (201); every member must accept messages from the caller, else 403 with the refusing ids in `details.user_ids` (a block and the setting look the same). Unknown users: 404.',
-          '`mode: "e2ee"` answers 501 NOT_IMPLEMENTED until end-to-end encryption lands.',
+          '`mode: "e2ee"`: end-to-end encrypted (docs/E2EE.md): the server stores no content; members send device envelopes (POST …/envelopes). A pair of users may have one standard and one e2ee direct conversation.',
         ].join(' '),
         security: bearer,
         body: CreateBody,
-        response: { 200: ConversationSchema, 201: ConversationSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 501: ErrorBody },
+        response: { 200: ConversationSchema, 201: ConversationSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       },
     },
     async (req, reply) => {

@@ -16,7 +16,7 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
         description: [
           `\`text\` of at most ${MAX_TEXT} characters and/or \`media_ids\` (at most ${MAX_MEDIA}), optionally replying to a message by its seq (\`reply_to\`). The message gets the conversation's next sequence number (gap-free, in commit order) and is pushed to every active member's WebSocket (a member with a pending message request gets a \`message_request\` frame instead); MessageCreated is emitted through the outbox (without the text) with the recipients who have no open socket, for push notifications.`,
           `With a \`client_message_id\` (at most ${MAX_CLIENT_ID} characters, unique per sender and conversation), a retry returns the message the first call made with 200 instead of 201.`,
-          'In a direct conversation a block either way forbids sending (403), and so does the other user having left (deleted account). Non-members: 404; the recipient of a pending message request: 409 (`details.reason: message_request`) until they accept it. An e2ee conversation: 501.',
+          'In a direct conversation a block either way forbids sending (403), and so does the other user having left (deleted account). Non-members: 404; the recipient of a pending message request: 409 (`details.reason: message_request`) until they accept it. An e2ee conversation: 409 (`details.reason: e2ee_conversation`): send envelopes instead.',
         ].join(' '),
         security: bearer,
         params: ConversationParams,
@@ -29,7 +29,7 @@ export function messageRoutes(app: HttpApp, ctx: AppContext): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: MessageSchema, 201: MessageSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 501: ErrorBody },
+        response: { 200: MessageSchema, 201: MessageSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (req, reply) => {
