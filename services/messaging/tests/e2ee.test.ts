@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Fingerprint, IdentityKeyPair } from '@signalapp/libsignal-client';
 import { Redis } from 'ioredis';
 import { sql } from '@nova/platform';
 import { TEST_REDIS_URL, eventually } from '@nova/testing';
@@ -88,7 +87,7 @@ describe('real Signal clients through the server', () => {
     const published: string[] = [];
     tap.on('pmessageBuffer', (_p: Buffer, ch: Buffer, msg: Buffer) => published.push(ch.toString(), msg.toString('latin1')));
     await tap.psubscribe('*');
-    const natsTap = h.nats.nc.subscribe('>', { callback: (_e, m) => published.push(m.subject, Buffer.from(m.data).toString('latin1')) });
+    const natsTap = h.nats.nc.subscribe('>', { callback: (_e, m) => void published.push(m.subject, Buffer.from(m.data).toString('latin1')) });
 
     const a1 = await SignalDevice.register(h, alice.id);
     const a2 = await SignalDevice.register(h, alice.id, { identity: a1.identity });
