@@ -238,7 +238,7 @@ const ROUTES = {
   media: ['/api/v1/media'],
   video: ['/api/v1/videos'],
   streaming: ['/api/v1/streams'],
-  messaging: ['/api/v1/conversations', '/api/v1/keys'],
+  messaging: ['/api/v1/conversations', '/api/v1/keys', '/api/v1/devices'],
   search: ['/api/v1/search'],
   notification: ['/api/v1/notifications'],
   cdn: ['/cdn', '/api/v1/cdn'],
