@@ -23,6 +23,8 @@ const BENCHMARKS = {
   'feed-read': () => import('./feed-read.mjs'),
   'feed-fanout': () => import('./feed-fanout.mjs'),
   'messaging-fanout': () => import('./messaging-fanout.mjs'),
+  'e2ee-keys': () => import('./e2ee-keys.mjs'),
+  'e2ee-envelopes': () => import('./e2ee-envelopes.mjs'),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
