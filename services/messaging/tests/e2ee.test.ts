@@ -141,6 +141,10 @@ describe('real Signal clients through the server', () => {
     const plain = await h.api('POST', `/api/v1/conversations/${group}/messages`, { token: alice.token, body: { text: 'not encrypted' } });
     expect(plain.status).toBe(409);
     expect(plain.body.error.details.reason).toBe('e2ee_conversation');
+    // Receipts (and typing) travel inside the ciphertext too: the server keeps no read positions.
+    const read = await h.api('POST', `/api/v1/conversations/${group}/read`, { token: alice.token, body: { seq: 1 } });
+    expect(read.status).toBe(409);
+    expect(read.body.error.details.reason).toBe('e2ee_conversation');
 
     await new Promise((r) => setTimeout(r, 300));
     await tap.punsubscribe();

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/conversations.js';
 import * as rq from '../db/queries/reactions.js';
 import { memberOf } from './access.js';
+import { e2eeContentRefused } from './conversations.js';
 import { visibleMessage } from './messages.js';
 
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f|\u20e3)+$/u;
@@ -26,6 +27,7 @@ export async function react(ctx: AppContext, caller: AuthIdentity, conversationI
   const given = assertEmoji(emojiRaw);
   const result = await ctx.db.transaction().execute(async (tx) => {
     const m = await memberOf(tx, conversationId, caller.userId, true);
+    if (m.conversation.mode === 'e2ee') throw e2eeContentRefused();
     const msg = await visibleMessage(tx, m, seq, false, caller.userId);
     if (msg.deleted_at !== null) throw new AppError('CONFLICT', 'a recalled message cannot be reacted to', { details: { reason: 'recalled' } });
     const previous = (await rq.reactionOf(tx, msg.id, caller.userId)) ?? null;

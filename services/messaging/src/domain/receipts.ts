@@ -2,6 +2,7 @@ import type { AuthIdentity } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/conversations.js';
 import { memberOf } from './access.js';
+import { e2eeContentRefused } from './conversations.js';
 
 /**
  * Moves the caller's read (and so delivered) position, or only the delivered one, forward; positions never
@@ -11,6 +12,8 @@ import { memberOf } from './access.js';
  */
 export async function advance(ctx: AppContext, caller: Pick<AuthIdentity, 'userId'>, conversationId: string, to: { read?: number; delivered?: number }): Promise<{ last_read_seq: number; last_delivered_seq: number }> {
   const { conversation, member } = await memberOf(ctx.db, conversationId, caller.userId);
+  // e2ee: read and delivery receipts travel inside the ciphertext; the server keeps no positions.
+  if (conversation.mode === 'e2ee') throw e2eeContentRefused();
   const row = (await cq.advancePositions(ctx.db, conversation.id, caller.userId, to)) ?? member;
   const after = { last_read_seq: Number(row.last_read_seq), last_delivered_seq: Number(row.last_delivered_seq) };
   const moved = after.last_read_seq !== Number(member.last_read_seq) || after.last_delivered_seq !== Number(member.last_delivered_seq);
@@ -38,6 +41,8 @@ export async function advance(ctx: AppContext, caller: Pick<AuthIdentity, 'userI
 /** Tells the other members the caller is typing (nothing is stored). */
 export async function typing(ctx: AppContext, userId: string, conversationId: string): Promise<void> {
   const { conversation } = await memberOf(ctx.db, conversationId, userId);
+  // e2ee: typing indicators travel inside the ciphertext too.
+  if (conversation.mode === 'e2ee') throw e2eeContentRefused();
   const others = (await cq.activeMemberIds(ctx.db, conversation.id)).filter((u) => u !== userId);
   await ctx.realtime.publish(others, { type: 'typing', conversation_id: conversation.id, user_id: userId });
 }
