@@ -32,7 +32,7 @@ describe('conversations', () => {
     expect(created.find((e) => e.data.conversation_id === first.body.id)!.data.member_ids.sort()).toEqual([alice.id, bob.id].sort());
   });
 
-  it('refuses yourself (400), unknown users (404), unknown fields (400) and e2ee (501, until issue 8)', async () => {
+  it('refuses yourself (400), unknown users (404), unknown fields (400); a pair may have one standard and one e2ee direct conversation', async () => {
     const alice = await h.newUser();
     expect((await direct(alice, alice)).status).toBe(400);
     const unknown = await direct(alice, newId());
@@ -40,10 +40,14 @@ describe('conversations', () => {
     expect(unknown.body.error.code).toBe('NOT_FOUND');
     expect((await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: newId(), name: 'x' } })).status).toBe(400);
     const bob = await h.newUser();
+    const standard = await direct(alice, bob);
     const e2ee = await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'direct', user_id: bob.id, mode: 'e2ee' } });
-    expect(e2ee.status).toBe(501);
-    expect(e2ee.body.error).toMatchObject({ code: 'NOT_IMPLEMENTED' });
-    expect(e2ee.body.error.message).toMatch(/end-to-end/);
+    expect(e2ee.status).toBe(201);
+    expect(e2ee.body.mode).toBe('e2ee');
+    expect(e2ee.body.id).not.toBe(standard.body.id);
+    const again = await h.api('POST', '/api/v1/conversations', { token: bob.token, body: { type: 'direct', user_id: alice.id, mode: 'e2ee' } });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(e2ee.body.id);
     expect((await h.api('GET', '/api/v1/conversations')).status).toBe(401);
   });
 

@@ -205,13 +205,13 @@ describe('messages', () => {
     expect((await h.api('GET', `/api/v1/conversations/${conv}`, { token: bob.token })).body.members.find((m: any) => m.user_id === bob.id).last_read_seq).toBe(3);
   });
 
-  it('an e2ee conversation (made outside this API until E2EE lands) refuses messages with 501, not silently', async () => {
+  it('an e2ee conversation refuses server-readable messages (409 e2ee_conversation: send envelopes), not silently', async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];
     const conv = await open(alice, bob);
     await h.db.updateTable('conversations').set({ mode: 'e2ee' }).where('id', '=', conv).execute();
     const res = await send(alice, conv, { text: 'plain text into an e2ee conversation' });
-    expect(res.status).toBe(501);
-    expect(res.body.error.code).toBe('NOT_IMPLEMENTED');
+    expect(res.status).toBe(409);
+    expect(res.body.error.details.reason).toBe('e2ee_conversation');
     expect(await h.db.selectFrom('messages').select('id').where('conversation_id', '=', conv).execute()).toEqual([]);
     expect((await h.api('GET', `/api/v1/conversations/${conv}`, { token: bob.token })).body.mode).toBe('e2ee');
   });
