@@ -233,6 +233,38 @@ describe('envelopes', () => {
   });
 });
 
+describe('delivery', () => {
+  it("an envelope goes only to its device's sockets (found through the session), not to the user's other sessions", async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const a1 = await SignalDevice.register(h, alice.id, { connect: false });
+    const b1 = await SignalDevice.register(h, bob.id);
+    const otherSession = await h.connect(await h.tokenFor(bob.id));
+    const conv = await e2ee(alice, { type: 'direct', user_id: bob.id });
+    const m = secret('for device 1 only');
+    await a1.send(conv, m, [alice.id, bob.id]);
+    await b1.waitFor(m);
+    otherSession.send({ type: 'ping', ref: 'p' });
+    await otherSession.next((f) => f.type === 'pong', 'pong');
+    expect(otherSession.frames.filter((f) => f.type === 'envelope')).toEqual([]);
+    otherSession.close();
+    b1.close();
+  });
+});
+
+describe('account deletion', () => {
+  it("UserDeleted removes the account's devices with their keys and queues", async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const a1 = await SignalDevice.register(h, alice.id, { connect: false });
+    await SignalDevice.register(h, bob.id, { connect: false });
+    const conv = await e2ee(alice, { type: 'direct', user_id: bob.id });
+    await a1.send(conv, secret('to a doomed account'), [alice.id, bob.id]);
+    await h.publishAuthEvent({ aggregate: 'user', action: 'deleted', type: 'UserDeleted', entityId: bob.id, data: { user_id: bob.id } });
+    await eventually(async () => (await h.api('GET', `/api/v1/keys/${bob.id}`, { token: alice.token })).status === 404, 'bob has no bundle');
+    const { rows } = await sql<{ n: string }>`SELECT (SELECT count(*) FROM messaging.envelopes e JOIN messaging.devices d ON d.id = e.recipient_device WHERE d.user_id = ${bob.id}) + (SELECT count(*) FROM messaging.one_time_prekeys k JOIN messaging.devices d ON d.id = k.device WHERE d.user_id = ${bob.id}) AS n`.execute(h.db);
+    expect(Number(rows[0]!.n)).toBe(0);
+  });
+});
+
 describe('identity', () => {
   it('a reinstall with a new identity key emits IdentityKeyChanged, removes the old devices, and changes the libsignal-compatible fingerprint', async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];

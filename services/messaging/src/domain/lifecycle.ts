@@ -1,5 +1,6 @@
 import type { EventEnvelope, Tx } from '@nova/platform';
 import * as cq from '../db/queries/conversations.js';
+import * as eq from '../db/queries/e2ee.js';
 import * as mq from '../db/queries/messages.js';
 import type { MessagingDb } from '../db/schema.js';
 
@@ -8,11 +9,14 @@ import type { MessagingDb } from '../db/schema.js';
  * passes to its longest-standing admin, else member. Messages stay for the other members, shown as from a
  * deleted account (`sender_deleted: true`, from messaging.deleted_accounts). Runs in the
  * consumer's transaction (which also records the event as handled), so a redelivery changes nothing.
+ * Its E2EE devices are removed with their keys and queues: nothing more is delivered to them.
  */
 export async function onUserDeleted(tx: Tx<MessagingDb>, event: EventEnvelope<{ user_id?: string }>): Promise<void> {
   const userId = event.data.user_id?.toLowerCase();
   if (!userId) return;
   await mq.markAccountDeleted(tx, userId);
+  await eq.lockDeviceList(tx, userId, false);
+  await eq.removeDevices(tx, (await eq.liveDevices(tx, [userId])).map((d) => d.id), userId);
   for (const m of await cq.membershipsOf(tx, userId)) {
     await cq.leave(tx, m.conversation_id, userId, userId);
     if (m.role === 'owner') {
