@@ -33,6 +33,16 @@ function hub(maxConnectionsPerUser = 3) {
 }
 
 describe('Hub', () => {
+  it('with sessions, delivers only to the sockets of those sessions (a device): e2ee envelopes', () => {
+    const { hub: h } = hub();
+    const [s1, s2] = [fakeSocket(), fakeSocket()];
+    h.add({ ...conn('a', s1, 1), sessionId: 'device-session' });
+    h.add({ ...conn('a', s2, 2), sessionId: 'other-session' });
+    expect(h.deliver(['a'], 'envelope', undefined, new Set(['device-session']))).toBe(1);
+    expect(s1.sent).toEqual(['envelope']);
+    expect(s2.sent).toEqual([]);
+  });
+
   it('delivers to every socket of the named users only', () => {
     const { hub: h } = hub();
     const [a1, a2, b] = [fakeSocket(), fakeSocket(), fakeSocket()];
