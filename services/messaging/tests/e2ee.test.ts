@@ -146,7 +146,8 @@ describe('real Signal clients through the server', () => {
     expect(read.status).toBe(409);
     expect(read.body.error.details.reason).toBe('e2ee_conversation');
 
-    await new Promise((r) => setTimeout(r, 300));
+    // Everything the exchange wrote to the outbox is on NATS before the streams are searched.
+    await eventually(async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM messaging.outbox WHERE published_at IS NULL`.execute(h.db)).rows[0]!.n) === 0, 'the outbox to drain');
     await tap.punsubscribe();
     tap.disconnect();
     natsTap.unsubscribe();
