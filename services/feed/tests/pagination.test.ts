@@ -86,3 +86,49 @@ describe('feed pagination', () => {
     expect(page.items.find((i) => i.post.id === older)!.score).toBeGreaterThan(page.items.find((i) => i.post.id === newer)!.score);
   });
 });
+
+describe('feed pagination within one millisecond', () => {
+  it('latest: pages through more entries than a page reads that entered in the same millisecond', async () => {
+    const { r, posts } = await setup(45);
+    // Every entry now has the same entry time (a millisecond after all of them were created).
+    const key = `feed:tl:${r.id}`;
+    const at = Date.now() + 1_000;
+    for (const p of posts) expect(await redis.zadd(key, 'XX', 'CH', at, p)).toBe(1);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await h.feed(r, { mode: 'latest', limit: 10, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((i) => i.post.id));
+      cursor = page.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor && pages < 20);
+    expect(pages).toBeLessThan(20);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual([...posts].sort());
+  });
+});
+
+describe('feed pagination past hidden posts', () => {
+  it('latest: keeps a cursor through a stretch of posts the reader may not see, and reaches the older visible ones', async () => {
+    const { r, authors, posts } = await setup(1);
+    const [visible] = posts as [string];
+    // The visible post is the first author's; the second then posts 15 times, and the reader mutes them.
+    const muted = authors[1]!;
+    const hidden: string[] = [];
+    for (let i = 0; i < 15; i += 1) hidden.push(await h.post(muted));
+    for (const p of hidden) await h.fannedOut(p);
+    await h.mute(r, muted);
+    await eventually(async () => (await h.db.selectFrom('mutes').select('muted_id').where('muter_id', '=', r.id).executeTakeFirst()) !== undefined, 'the mute in the read model');
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await h.feed(r, { mode: 'latest', limit: 1, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((i) => i.post.id));
+      cursor = page.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor && pages < 20);
+    expect(seen).toEqual([visible]);
+  });
+});

@@ -41,6 +41,8 @@ type Source = 'cache' | 'rebuilt' | 'database';
 const TOUCH_EVERY_MS = 10 * 60_000;
 /** Latest mode: timeline reads per page at most (each reads 2 x limit entries more). */
 const LATEST_ROUNDS = 4;
+/** The greatest UUID: a latest-mode position before it takes in every entry of its millisecond. */
+const WHOLE_MILLISECOND = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
 /**
  * The home feed. Reads the reader's cached timeline (rebuilding it from PostgreSQL when it is not in
@@ -108,32 +110,33 @@ export class HomeFeed {
     const before = cursor === undefined ? undefined : decodeLatestCursor(cursor);
     const accepted = new Map<string, FeedItem>();
     let below = before?.at.getTime();
-    let exhausted = false;
+    let boundary = -Infinity;
     let source: Source = 'cache';
-    for (let round = 0; round < LATEST_ROUNDS && !exhausted; round += 1) {
-      const want = 2 * limit + 1;
-      const read = await this.timeline(viewerId, { below, count: want });
+    for (let round = 0; round < LATEST_ROUNDS; round += 1) {
+      const read = await this.timeline(viewerId, { below, count: 2 * limit + 1 });
       source = read.source;
-      exhausted = read.entries.length < want;
-      // Entries past the last one read may still be in the timeline: heavy posts older than it wait for the next round.
-      const boundary = exhausted ? -Infinity : read.entries.at(-1)!.at;
-      // Heavy authors' posts older than the boundary could not be placed yet: only newer ones are merged this round.
+      // Older entries may follow the last one read: accept only what is strictly newer than it (its whole
+      // millisecond is read again next round), and merge only heavy authors' posts from that window.
+      boundary = read.full ? read.entries.at(-1)!.at : -Infinity;
       const heavy = this.heavy();
-      if (boundary > heavy.since.getTime()) heavy.since = new Date(boundary - 1);
+      if (boundary > heavy.since.getTime()) heavy.since = new Date(boundary);
       const opts: ScreenOptions = { heavy, ...(before ? { before } : {}) };
       for (const r of await screen(this.ctx.db, viewerId, read.entries, opts)) {
-        const item = r.entered_at.getTime() >= boundary ? this.toItem(viewerId, r) : undefined;
+        const item = r.entered_at.getTime() > boundary ? this.toItem(viewerId, r) : undefined;
         if (item) accepted.set(item.postId, item);
       }
-      if (accepted.size > limit) break;
+      if (accepted.size > limit || boundary === -Infinity) break;
       below = boundary;
     }
     const sorted = [...accepted.values()].sort((a, b) => b.enteredAt - a.enteredAt || (a.postId < b.postId ? 1 : -1));
-    const items = sorted.slice(0, limit);
-    const more = sorted.length > limit || !exhausted;
-    const last = items.at(-1);
     this.ctx.metrics.reads.inc({ mode: 'latest', source });
-    return { items, nextCursor: more && last ? encodeCursor(['t', last.enteredAt, last.postId]) : null };
+    if (sorted.length > limit) {
+      const items = sorted.slice(0, limit);
+      const last = items.at(-1)!;
+      return { items, nextCursor: encodeCursor(['t', last.enteredAt, last.postId]) };
+    }
+    // Everything newer than the boundary is in this (possibly short) page; the next one starts with the boundary's millisecond.
+    return { items: sorted, nextCursor: boundary === -Infinity ? null : encodeCursor(['t', boundary, WHOLE_MILLISECOND]) };
   }
 
   /** A screened row as a feed item (scored when `now` is given: ranked mode), or undefined when the reader may not see it. */
@@ -148,17 +151,16 @@ export class HomeFeed {
    * The reader's timeline entries, newest first (all, or `count` at or below `below` ms): from Redis; rebuilt
    * from PostgreSQL and stored when Redis has none; from PostgreSQL alone when Redis fails.
    */
-  private async timeline(viewerId: string, opts: { below?: number | undefined; count?: number } = {}): Promise<{ entries: Entry[]; source: Source }> {
-    const range = { ...(opts.below === undefined ? {} : { below: opts.below }), ...(opts.count === undefined ? {} : { count: opts.count }) };
-    let cached: Entry[] | undefined;
+  private async timeline(viewerId: string, opts: { below?: number | undefined; count?: number } = {}): Promise<{ entries: Entry[]; full: boolean; source: Source }> {
+    let cached: { entries: Entry[]; full: boolean } | undefined;
     let redisUp = true;
     try {
-      cached = await this.ctx.timelines.read(viewerId, range);
+      cached = await this.ctx.timelines.read(viewerId, opts);
     } catch (err) {
       redisUp = false;
       this.redisDown('timeline_read', err);
     }
-    if (cached) return { entries: cached, source: 'cache' };
+    if (cached) return { ...cached, source: 'cache' };
     const rows = await rebuildEntries(this.ctx.db, viewerId, { cap: this.ctx.config.FEED_TIMELINE_CAP, heavyFollowers: this.ctx.config.FEED_HEAVY_AUTHOR_FOLLOWERS });
     const all = rows.map((r) => ({ postId: r.id, at: r.at.getTime() }));
     let source: Source = 'database';
@@ -170,9 +172,12 @@ export class HomeFeed {
         this.redisDown('timeline_store', err);
       }
     }
+    // The same slice Timelines#read would have given.
     const below = opts.below;
-    const slice = below === undefined ? all : all.filter((e) => e.at <= below);
-    return { entries: opts.count === undefined ? slice : slice.slice(0, opts.count), source };
+    const same = below === undefined ? [] : all.filter((e) => e.at === below);
+    const olderAll = below === undefined ? all : all.filter((e) => e.at < below);
+    const older = opts.count === undefined ? olderAll : olderAll.slice(0, opts.count);
+    return { entries: [...same, ...older], full: opts.count !== undefined && older.length >= opts.count, source };
   }
 
   private heavy(): NonNullable<ScreenOptions['heavy']> {

@@ -50,23 +50,26 @@ export class Timelines {
   }
 
   /**
-   * Entries of a built timeline, newest first: all of them, or `count` at or below `below` (ms, inclusive:
-   * the caller skips what it has already returned). Undefined when the timeline is not built. Renews the TTL.
+   * Entries of a built timeline, newest first: all of them; or `count`; or, with `below` (ms), every entry
+   * of that very millisecond followed by up to `count` older ones — so a page boundary inside a group of
+   * entries sharing one millisecond never loses part of the group. `full` says the older part was cut at
+   * `count` (more may follow). Undefined when the timeline is not built. Renews the TTL.
    */
-  async read(userId: string, opts: { below?: number; count?: number } = {}): Promise<Entry[] | undefined> {
+  async read(userId: string, opts: { below?: number | undefined; count?: number | undefined } = {}): Promise<{ entries: Entry[]; full: boolean } | undefined> {
     const key = Timelines.key(userId);
-    const max = opts.below === undefined ? '(+inf' : String(opts.below);
     const multi = this.redis.multi().exists(key);
+    if (opts.below !== undefined) multi.zrevrangebyscore(key, opts.below, opts.below, 'WITHSCORES');
+    const max = opts.below === undefined ? '(+inf' : `(${opts.below}`;
     if (opts.count === undefined) multi.zrevrangebyscore(key, max, '-inf', 'WITHSCORES');
     else multi.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.count);
     const res = await multi.expire(key, this.ttlSeconds).exec();
     if (!res) throw new Error('redis transaction aborted');
     for (const [err] of res) if (err) throw err;
     if (res[0]![1] === 0) return undefined;
-    const flat = res[1]![1] as string[];
-    const out: Entry[] = [];
-    for (let i = 0; i < flat.length; i += 2) if (flat[i] !== BUILT) out.push({ postId: flat[i]!, at: Number(flat[i + 1]) });
-    return out;
+    const lists = res.slice(1, -1).map(([, v]) => v as string[]);
+    const entries = lists.flatMap(parse);
+    const olderCount = lists.at(-1)!.length / 2;
+    return { entries, full: opts.count !== undefined && olderCount >= opts.count };
   }
 
   /** Replaces a timeline with `entries` (newest first, already capped) and marks it built. */
@@ -107,4 +110,10 @@ export class Timelines {
   async drop(userId: string): Promise<void> {
     await this.redis.del(Timelines.key(userId));
   }
+}
+
+function parse(flat: string[]): Entry[] {
+  const out: Entry[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] !== BUILT) out.push({ postId: flat[i]!, at: Number(flat[i + 1]) });
+  return out;
 }
