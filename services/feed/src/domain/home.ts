@@ -122,7 +122,7 @@ export class HomeFeed {
       if (boundary > heavy.since.getTime()) heavy.since = new Date(boundary);
       const opts: ScreenOptions = { heavy, ...(before ? { before } : {}) };
       for (const r of await screen(this.ctx.db, viewerId, read.entries, opts)) {
-        const item = r.entered_at.getTime() > boundary ? this.toItem(viewerId, r) : undefined;
+        const item = r.entered_at > boundary ? this.toItem(viewerId, r) : undefined;
         if (item) accepted.set(item.postId, item);
       }
       if (accepted.size > limit || boundary === -Infinity) break;
@@ -143,8 +143,8 @@ export class HomeFeed {
   private toItem(viewerId: string, r: ScreenedRow, now?: number): FeedItem | undefined {
     const reason = decide(viewerId, r);
     if (!reason) return undefined;
-    const score = now === undefined ? 0 : rankScore({ createdAt: r.created_at.getTime(), likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
-    return { postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score, enteredAt: r.entered_at.getTime() };
+    const score = now === undefined ? 0 : rankScore({ createdAt: r.created_at, likes: r.like_count, comments: r.comment_count, affinityLikes: r.aff_likes, affinityComments: r.aff_comments }, now, this.ctx.config);
+    return { postId: r.id, authorId: r.author_id, reason, repostedBy: reason === 'repost' ? r.reposted_by : null, score, enteredAt: r.entered_at };
   }
 
   /**
