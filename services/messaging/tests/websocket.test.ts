@@ -101,6 +101,24 @@ describe('WebSocket /ws (nova.v1)', () => {
     b.close();
   });
 
+  it('a WebSocket ack from a pending message-request recipient moves nothing and tells the sender nothing', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    await h.settings(bob, { who_can_message: 'nobody' });
+    const conv = await open(alice, bob);
+    const [a, b] = [await h.connect(alice), await h.connect(bob)];
+    await send(alice, conv, 'a request');
+    await b.next((f) => f.type === 'message_request' && f.conversation_id === conv, 'message_request frame');
+    b.send({ type: 'ack', conversation_id: conv, seq: 1, ref: 'k' });
+    await b.next((f) => f.type === 'ok' && f.ref === 'k', 'ok');
+    // Past a flush (1 s): still nothing stored, nothing pushed to the sender.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(a.frames.some((f) => f.type === 'receipt')).toBe(false);
+    const row = await h.db.selectFrom('members').select('last_delivered_seq').where('conversation_id', '=', conv).where('user_id', '=', bob.id).executeTakeFirstOrThrow();
+    expect(Number(row.last_delivered_seq)).toBe(0);
+    a.close();
+    b.close();
+  });
+
   it('presence: online while a socket is open, last active after, pushed to members as `presence` frames; hidden by show_activity_status, both ways', async () => {
     const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
     const g = (await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'group', name: 'p', member_ids: [bob.id, carol.id] } })).body.id;
