@@ -119,6 +119,26 @@ describe('WebSocket /ws (nova.v1)', () => {
     b.close();
   });
 
+  it('a block closes presence and typing between the two users of a direct conversation', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    expect((await h.api('POST', `/api/v1/users/${bob.id}/block`, { token: alice.token })).status).toBeLessThan(300);
+    const b = await h.connect(bob);
+    const a = await h.connect(alice);
+    // Bob, blocked, does not learn when alice is online: no frame, nothing over HTTP.
+    const shown = await h.api('GET', `/api/v1/conversations/${conv}/presence`, { token: bob.token });
+    expect(shown.status).toBe(200);
+    expect(shown.body.items).toEqual([{ user_id: alice.id, online: null, last_active_at: null }]);
+    // Nor does he reach her with typing indicators.
+    b.send({ type: 'typing', conversation_id: conv, ref: 't' });
+    expect(await b.next((f) => f.ref === 't', 'typing answer')).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(b.frames.some((f) => f.type === 'presence' && f.user_id === alice.id)).toBe(false);
+    expect(a.frames.some((f) => f.type === 'typing' || (f.type === 'presence' && f.user_id === bob.id))).toBe(false);
+    a.close();
+    b.close();
+  });
+
   it('presence: online while a socket is open, last active after, pushed to members as `presence` frames; hidden by show_activity_status, both ways', async () => {
     const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
     const g = (await h.api('POST', '/api/v1/conversations', { token: alice.token, body: { type: 'group', name: 'p', member_ids: [bob.id, carol.id] } })).body.id;

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/conversations.js';
 import { memberOf } from './access.js';
 import { e2eeContentRefused } from './conversations.js';
+import { assertMaySend } from './messages.js';
 
 /**
  * Moves the caller's read (and so delivered) position, or only the delivered one, forward; positions never
@@ -40,9 +41,11 @@ export async function advance(ctx: AppContext, caller: Pick<AuthIdentity, 'userI
 
 /** Tells the other members the caller is typing (nothing is stored). */
 export async function typing(ctx: AppContext, userId: string, conversationId: string): Promise<void> {
-  const { conversation } = await memberOf(ctx.db, conversationId, userId);
+  const { conversation, member } = await memberOf(ctx.db, conversationId, userId);
   // e2ee: typing indicators travel inside the ciphertext too.
   if (conversation.mode === 'e2ee') throw e2eeContentRefused();
+  // A block closes a direct conversation: typing is writing to it.
+  await assertMaySend(ctx, { conversation, member }, userId);
   const others = (await cq.activeMemberIds(ctx.db, conversation.id)).filter((u) => u !== userId);
   await ctx.realtime.publish(others, { type: 'typing', conversation_id: conversation.id, user_id: userId });
 }
