@@ -80,6 +80,26 @@ describe('key upload', () => {
   });
 });
 
+describe('key upload limits', () => {
+  const ecBatch = (from: number) => Array.from({ length: 100 }, (_, i) => ({ key_id: from + i, public_key: b64(PrivateKey.generate().getPublicKey().serialize()) }));
+
+  it('an upload racing the removal of its device leaves no keys behind for the removed device', async () => {
+    const u = await h.newUser();
+    const primary = await SignalDevice.register(h, u.id, { connect: false, oneTime: 0, kyber: 0 });
+    for (let round = 0; round < 8; round++) {
+      const d = await SignalDevice.register(h, u.id, { identity: primary.identity, connect: false, oneTime: 0, kyber: 0 });
+      await Promise.all([
+        h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(0) } }),
+        h.api('DELETE', `/api/v1/devices/${d.deviceId}`, { token: primary.token }),
+      ]);
+    }
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM messaging.one_time_prekeys k JOIN messaging.devices d ON d.id = k.device
+      WHERE d.user_id = ${u.id} AND d.removed_at IS NOT NULL`.execute(h.db);
+    expect(Number(rows[0]!.n)).toBe(0);
+  });
+});
+
 describe('bundles', () => {
   it('concurrent fetches never share a one-time key; exhaustion falls back to the last-resort Kyber key and the session still works', async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];

@@ -188,9 +188,12 @@ export async function uploadKeys(ctx: AppContext, caller: AuthIdentity, input: K
   const ids = new Set(rows.map((r) => `${r.kind}:${r.key_id}`));
   if (ids.size !== rows.length) throw new AppError('VALIDATION_FAILED', 'one-time prekey ids must be unique per kind', { details: { field: 'one_time_prekeys' } });
   await ctx.db.transaction().execute(async (tx) => {
-    // The device may have been removed meanwhile: nothing is written for a removed device.
-    const still = await eq.deviceBySession(tx, caller.sessionId);
-    if (!still || still.id !== device.id) throw new AppError('PRECONDITION_FAILED', 'this session has no device', { details: { reason: 'no_device' } });
+    // The device may have been removed meanwhile: nothing is written for a removed device. The shared
+    // device-list lock (which removal and re-registration take exclusively) keeps it from being removed
+    // until this commits, so a removal cannot miss the keys written here.
+    await eq.lockDeviceList(tx, caller.userId, true);
+    const still = await eq.lockLiveDevice(tx, device.id);
+    if (!still || still.session_id !== caller.sessionId) throw new AppError('PRECONDITION_FAILED', 'this session has no device', { details: { reason: 'no_device' } });
     if (signed) await eq.setSignedPrekeys(tx, device.id, signed);
     await eq.addOneTimePrekeys(tx, rows);
   });

@@ -26,6 +26,11 @@ export async function deviceBySession(db: DbOrTx<MessagingDb>, sessionId: string
   return db.selectFrom('devices').selectAll().where('session_id', '=', sessionId).where('removed_at', 'is', null).executeTakeFirst();
 }
 
+/** A live device, its row locked (FOR UPDATE) for the transaction: concurrent key uploads of one device take turns. */
+export async function lockLiveDevice(tx: Tx<MessagingDb>, id: string): Promise<DeviceRow | undefined> {
+  return tx.selectFrom('devices').selectAll().where('id', '=', id).where('removed_at', 'is', null).forUpdate().executeTakeFirst();
+}
+
 export async function liveDevices(db: DbOrTx<MessagingDb>, userIds: readonly string[]): Promise<DeviceRow[]> {
   if (userIds.length === 0) return [];
   return db.selectFrom('devices').selectAll().where('user_id', 'in', userIds).where('removed_at', 'is', null).orderBy('user_id').orderBy('device_id').execute();
