@@ -83,6 +83,18 @@ describe('key upload', () => {
 describe('key upload limits', () => {
   const ecBatch = (from: number) => Array.from({ length: 100 }, (_, i) => ({ key_id: from + i, public_key: b64(PrivateKey.generate().getPublicKey().serialize()) }));
 
+  it('caps the one-time prekeys a device keeps: uploads past MAX_ONE_TIME_PREKEYS are refused and store nothing', async () => {
+    const u = await h.newUser();
+    const d = await SignalDevice.register(h, u.id, { connect: false, oneTime: 0, kyber: 0 });
+    for (let i = 0; i < 10; i++) expect((await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(1_000 + i * 100) } })).status).toBe(200);
+    const over = await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(5_000) } });
+    expect(over.status).toBe(400);
+    expect(over.body.error.details).toMatchObject({ field: 'one_time_prekeys', reason: 'too_many_prekeys', max: 1_000 });
+    expect((await h.api('GET', '/api/v1/keys/count', { token: d.token })).body).toEqual({ ec: 1_000, kyber: 0 });
+    // Overwriting existing ids does not count twice.
+    expect((await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(1_000) } })).status).toBe(200);
+  });
+
   it('an upload racing the removal of its device leaves no keys behind for the removed device', async () => {
     const u = await h.newUser();
     const primary = await SignalDevice.register(h, u.id, { connect: false, oneTime: 0, kyber: 0 });

@@ -9,6 +9,8 @@ import { isEcPublicKey, xeddsaVerify } from './xeddsa.js';
 export const MAX_DEVICES = 10;
 /** One-time prekeys of each kind one upload may carry. */
 export const MAX_PREKEYS_PER_UPLOAD = 100;
+/** One-time prekeys of each kind one device may keep on the server (uploads are otherwise unbounded storage). */
+export const MAX_ONE_TIME_PREKEYS = 1_000;
 /** Largest serialized KEM public key accepted (libsignal's Kyber1024 key is 1 + 1568 bytes). */
 export const MAX_KEM_KEY_BYTES = 4_096;
 export const PRIMARY_DEVICE_ID = 1;
@@ -196,6 +198,13 @@ export async function uploadKeys(ctx: AppContext, caller: AuthIdentity, input: K
     if (!still || still.session_id !== caller.sessionId) throw new AppError('PRECONDITION_FAILED', 'this session has no device', { details: { reason: 'no_device' } });
     if (signed) await eq.setSignedPrekeys(tx, device.id, signed);
     await eq.addOneTimePrekeys(tx, rows);
+    // Counted after the insert (an existing key id is overwritten, not added); over the cap, nothing is kept.
+    const now = await eq.countOneTimePrekeys(tx, device.id);
+    if (now.ec > MAX_ONE_TIME_PREKEYS || now.kyber > MAX_ONE_TIME_PREKEYS) {
+      throw new AppError('VALIDATION_FAILED', `a device keeps at most ${MAX_ONE_TIME_PREKEYS} one-time prekeys of each kind; upload more when GET /api/v1/keys/count runs low`, {
+        details: { field: now.ec > MAX_ONE_TIME_PREKEYS ? 'one_time_prekeys' : 'one_time_kyber_prekeys', reason: 'too_many_prekeys', max: MAX_ONE_TIME_PREKEYS },
+      });
+    }
   });
   return eq.countOneTimePrekeys(ctx.db, device.id);
 }
