@@ -321,3 +321,22 @@ describe('identity', () => {
     expect(devices.body.items.map((d: { device_id: number }) => d.device_id)).toEqual([1]);
   });
 });
+
+describe('envelope sends racing group changes', () => {
+  it('a send racing a role change of its sender never deadlocks (no 5xx)', async () => {
+    const [owner, member] = [await h.newUser(), await h.newUser()];
+    const o = await SignalDevice.register(h, owner.id, { connect: false, oneTime: 0, kyber: 0 });
+    const m = await SignalDevice.register(h, member.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(owner, { type: 'group', name: 'race', member_ids: [member.id] });
+    const envelopes = [{ user_id: owner.id, device_id: o.deviceId, registration_id: o.registrationId, type: 2, content: b64(randomBytes(64)) }];
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [sent, changed] = await Promise.all([
+        h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: m.token, body: { envelopes } }),
+        h.api('PATCH', `/api/v1/conversations/${conv}/members/${member.id}`, { token: owner.token, body: { role: i % 2 === 0 ? 'admin' : 'member' } }),
+      ]);
+      statuses.push(sent.status, changed.status);
+    }
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+});

@@ -1,7 +1,8 @@
 import { AppError, sql, type AuthIdentity } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as eq from '../db/queries/e2ee.js';
-import { memberOf } from '../domain/access.js';
+import * as cq from '../db/queries/conversations.js';
+import { conversationNotFound, memberOf } from '../domain/access.js';
 import type { RequestMeta } from '../domain/conversations.js';
 import { assertMaySend } from '../domain/messages.js';
 import { currentDevice, decodeBase64 } from './keys.js';
@@ -71,6 +72,9 @@ export async function sendEnvelopes(ctx: AppContext, caller: AuthIdentity, conve
 
   const convId = pre.conversation.id;
   const result = await ctx.db.transaction().execute(async (tx) => {
+    // The conversation row first, then the membership (the lock order of every conversation write): the
+    // row is updated below, and taking it after the membership deadlocked against removals and role changes.
+    if (!(await cq.lockConversation(tx, convId))) throw conversationNotFound();
     const m = await memberOf(tx, convId, caller.userId, true);
     const users = await eq.conversationRecipients(tx, m.conversation.id);
     for (const u of users) await eq.lockDeviceList(tx, u, true);
