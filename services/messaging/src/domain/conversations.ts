@@ -223,13 +223,19 @@ export async function getConversation(ctx: AppContext, caller: AuthIdentity, id:
   const settings = await ctx.users.settings(members.map((m) => m.user_id).filter((u) => u !== caller.userId));
   return {
     ...conversationView(conversation, member),
-    members: members.map((m) => ({
-      user_id: m.user_id,
-      role: m.role,
-      joined_at: m.joined_at.toISOString(),
-      last_delivered_seq: Number(m.last_delivered_seq),
-      last_read_seq: m.user_id === caller.userId || settings.get(m.user_id)?.readReceipts !== false ? Number(m.last_read_seq) : null,
-    })),
+    members: members.map((m) => {
+      // A pending (or deleted) message request has no positions to show others: deleting one moves them
+      // (to hide the history), which would tell the sender what the recipient did.
+      const own = m.user_id === caller.userId;
+      const hidden = !own && m.status !== 'active';
+      return {
+        user_id: m.user_id,
+        role: m.role,
+        joined_at: m.joined_at.toISOString(),
+        last_delivered_seq: hidden ? 0 : Number(m.last_delivered_seq),
+        last_read_seq: hidden ? 0 : own || settings.get(m.user_id)?.readReceipts !== false ? Number(m.last_read_seq) : null,
+      };
+    }),
   };
 }
 
