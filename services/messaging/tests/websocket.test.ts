@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryAcks } from '../src/domain/receipts.js';
 import { Redis } from 'ioredis';
 import { revokeSessions } from '@nova/platform';
 import { TEST_REDIS_URL } from '@nova/testing';
@@ -137,6 +139,21 @@ describe('WebSocket /ws (nova.v1)', () => {
     expect(a.frames.some((f) => f.type === 'typing' || (f.type === 'presence' && f.user_id === bob.id))).toBe(false);
     a.close();
     b.close();
+  });
+
+  it('delivery acks: a flush of more acks than one statement can carry loses none of them', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    await send(alice, conv, 'one');
+    const published: unknown[] = [];
+    const acks = new DeliveryAcks({ db: h.db, config: { MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS: 50 }, realtime: { publish: async (...a: unknown[]) => void published.push(a) } } as never);
+    // One client naming 30 000 conversations (made up) in a second, and bob's real ack among them.
+    for (let i = 0; i < 30_000; i++) acks.add(bob.id, randomUUID(), 1);
+    acks.add(bob.id, conv, 1);
+    await acks.flush();
+    const row = await h.db.selectFrom('members').select('last_delivered_seq').where('conversation_id', '=', conv).where('user_id', '=', bob.id).executeTakeFirstOrThrow();
+    expect(Number(row.last_delivered_seq)).toBe(1);
+    expect(published).toHaveLength(1);
   });
 
   it('presence: online while a socket is open, last active after, pushed to members as `presence` frames; hidden by show_activity_status, both ways', async () => {

@@ -50,6 +50,9 @@ export async function typing(ctx: AppContext, userId: string, conversationId: st
   await ctx.realtime.publish(others, { type: 'typing', conversation_id: conversation.id, user_id: userId });
 }
 
+/** Acks written per statement. */
+const ACK_CHUNK = 5_000;
+
 /**
  * Delivery acks from WebSocket clients, coalesced: the highest seq per (conversation, user) is kept and
  * written in one statement per flush, so a busy group costs one UPDATE a second, not one per message and
@@ -70,7 +73,10 @@ export class DeliveryAcks {
     if (this.pending.size === 0) return;
     const entries = [...this.pending.values()];
     this.pending = new Map();
-    const moved = await cq.advanceDeliveredMany(this.ctx.db, entries);
+    // In chunks: one statement carries at most 65 535 bind parameters (three per entry), and a failed
+    // statement would lose every ack of the flush.
+    const moved: Awaited<ReturnType<typeof cq.advanceDeliveredMany>> = [];
+    for (let i = 0; i < entries.length; i += ACK_CHUNK) moved.push(...(await cq.advanceDeliveredMany(this.ctx.db, entries.slice(i, i + ACK_CHUNK))));
     if (moved.length === 0) return;
     const counts = await cq.memberCounts(this.ctx.db, [...new Set(moved.map((m) => m.conversation_id))]);
     const members = new Map<string, string[]>();
