@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { sql } from '@nova/platform';
 import { TEST_REDIS_URL, eventually } from '@nova/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertEnvelopes } from '../src/db/queries/e2ee.js';
+import { MAX_SEND_ENVELOPES } from '../src/e2ee/envelopes.js';
 import { SignalDevice } from './signal-client.js';
 import { startMessagingService, type MessagingHarness, type TestUser } from './support.js';
 
@@ -338,5 +340,20 @@ describe('envelope sends racing group changes', () => {
       statuses.push(sent.status, changed.status);
     }
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+});
+
+describe('envelope queue writes', () => {
+  it('queues a send of MAX_SEND_ENVELOPES envelopes (more bind parameters than one statement may carry)', async () => {
+    const [owner, member] = [await h.newUser(), await h.newUser()];
+    const o = await SignalDevice.register(h, owner.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(owner, { type: 'group', name: 'big', member_ids: [member.id] });
+    const device = (await h.db.selectFrom('devices').select('id').where('user_id', '=', owner.id).where('removed_at', 'is', null).executeTakeFirstOrThrow()).id;
+    const rows = Array.from({ length: MAX_SEND_ENVELOPES }, () => ({ recipient_device: device, sender_id: member.id, sender_device_id: 1, conversation_id: conv, type: 2, content: randomBytes(8) }));
+    const inserted = await h.db.transaction().execute((tx) => insertEnvelopes(tx, rows, new Date()));
+    expect(inserted).toHaveLength(MAX_SEND_ENVELOPES);
+    expect(new Set(inserted.map((r) => r.recipient_device))).toEqual(new Set([device]));
+    await h.db.deleteFrom('envelopes').where('recipient_device', '=', device).execute();
+    expect(o.deviceId).toBe(1);
   });
 });

@@ -87,9 +87,15 @@ export async function countOneTimePrekeys(db: DbOrTx<MessagingDb>, device: strin
   return { ec: get('ec'), kyber: get('kyber') };
 }
 
+/** Envelope rows per INSERT: seven bind parameters each, and one statement carries at most 65 535. */
+const ENVELOPE_CHUNK = 2_000;
+
 export async function insertEnvelopes(tx: Tx<MessagingDb>, rows: Omit<EnvelopesTable, 'id' | 'created_at'>[], at: Date): Promise<EnvelopeRow[]> {
-  if (rows.length === 0) return [];
-  return tx.insertInto('envelopes').values(rows.map((r) => ({ ...r, created_at: at }))).returningAll().execute();
+  const out: EnvelopeRow[] = [];
+  for (let i = 0; i < rows.length; i += ENVELOPE_CHUNK) {
+    out.push(...(await tx.insertInto('envelopes').values(rows.slice(i, i + ENVELOPE_CHUNK).map((r) => ({ ...r, created_at: at }))).returningAll().execute()));
+  }
+  return out;
 }
 
 /** A device's queued envelopes after `afterId`, oldest first, not older than `notBefore`. */
