@@ -357,3 +357,22 @@ describe('envelope queue writes', () => {
     expect(o.deviceId).toBe(1);
   });
 });
+
+describe('e2ee message requests', () => {
+  it('a message after the recipient deleted the request reaches their devices as a new request, not nowhere', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    await h.settings(bob, { who_can_message: 'nobody' });
+    const a = await SignalDevice.register(h, alice.id, { connect: false, oneTime: 0, kyber: 0 });
+    const b = await SignalDevice.register(h, bob.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(alice, { type: 'direct', user_id: bob.id });
+    const to = [{ user_id: bob.id, device_id: b.deviceId, registration_id: b.registrationId, type: 2, content: b64(randomBytes(32)) }];
+    expect((await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: to } })).status).toBe(201);
+    expect((await h.api('DELETE', `/api/v1/conversations/requests/${conv}`, { token: bob.token })).status).toBe(204);
+    const later = [{ ...to[0]!, content: b64(randomBytes(32)) }];
+    const again = await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: later } });
+    expect(again.status).toBe(201);
+    expect(again.body.count).toBe(1);
+    expect((await h.api('GET', '/api/v1/conversations/requests', { token: bob.token })).body.items.map((c: any) => c.id)).toEqual([conv]);
+    expect((await h.api('GET', '/api/v1/devices/me/envelopes', { token: b.token })).body.items.at(-1).content).toBe(later[0]!.content);
+  });
+});

@@ -119,6 +119,12 @@ export async function purgeExpired(db: DbOrTx<MessagingDb>, before: Date, batch:
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Members who deleted the conversation's message request get a new one (the sender wrote again); returns them. */
+export async function reviveDeclined(tx: Tx<MessagingDb>, conversationId: string): Promise<string[]> {
+  const rows = await tx.updateTable('members').set({ status: 'request' }).where('conversation_id', '=', conversationId).where('left_at', 'is', null).where('status', '=', 'declined').returning('user_id').execute();
+  return rows.map((r) => r.user_id);
+}
+
 /** Users who receive a conversation's envelopes: members who have not left (and not declined a request). */
 export async function conversationRecipients(db: DbOrTx<MessagingDb>, conversationId: string): Promise<string[]> {
   const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).where('status', '<>', 'declined').orderBy('user_id').execute();
