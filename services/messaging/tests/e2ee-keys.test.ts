@@ -368,6 +368,8 @@ describe('e2ee message requests', () => {
     const to = [{ user_id: bob.id, device_id: b.deviceId, registration_id: b.registrationId, type: 2, content: b64(randomBytes(32)) }];
     expect((await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: to } })).status).toBe(201);
     expect((await h.api('DELETE', `/api/v1/conversations/requests/${conv}`, { token: bob.token })).status).toBe(204);
+    // Deleting the request deletes what it had queued for the recipient's devices.
+    expect((await h.api('GET', '/api/v1/devices/me/envelopes', { token: b.token })).body.items).toEqual([]);
     const later = [{ ...to[0]!, content: b64(randomBytes(32)) }];
     const again = await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: later } });
     expect(again.status).toBe(201);

@@ -107,6 +107,12 @@ export async function deleteRequest(ctx: AppContext, caller: AuthIdentity, id: s
     const row = await cq.lockConversation(tx, conversation.id);
     if (!row) throw new AppError('NOT_FOUND', 'conversation not found');
     await cq.setStatus(tx, conversation.id, caller.userId, 'declined', Number(row.last_seq));
+    // e2ee: what the request queued for the caller's devices goes too (a new request shows only what comes after).
+    await tx
+      .deleteFrom('envelopes')
+      .where('conversation_id', '=', conversation.id)
+      .where('recipient_device', 'in', (eb) => eb.selectFrom('devices').select('id').where('user_id', '=', caller.userId))
+      .execute();
     return row;
   });
   await ctx.realtime.publish([caller.userId], { type: 'request_deleted', conversation_id: locked.id });
