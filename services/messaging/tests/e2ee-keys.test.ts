@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { sql } from '@nova/platform';
 import { TEST_REDIS_URL, eventually } from '@nova/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertEnvelopes } from '../src/db/queries/e2ee.js';
+import { MAX_SEND_ENVELOPES } from '../src/e2ee/envelopes.js';
 import { SignalDevice } from './signal-client.js';
 import { startMessagingService, type MessagingHarness, type TestUser } from './support.js';
 
@@ -77,6 +79,38 @@ describe('key upload', () => {
     expect((await h.api('PUT', '/api/v1/keys', { token: d.token, body: good })).body).toEqual({ ec: 5, kyber: 5 });
     const tooMany = await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: Array.from({ length: 101 }, (_, i) => ({ key_id: i, public_key: b64(PrivateKey.generate().getPublicKey().serialize()) })) } });
     expect(tooMany.status).toBe(400);
+  });
+});
+
+describe('key upload limits', () => {
+  const ecBatch = (from: number) => Array.from({ length: 100 }, (_, i) => ({ key_id: from + i, public_key: b64(PrivateKey.generate().getPublicKey().serialize()) }));
+
+  it('caps the one-time prekeys a device keeps: uploads past MAX_ONE_TIME_PREKEYS are refused and store nothing', async () => {
+    const u = await h.newUser();
+    const d = await SignalDevice.register(h, u.id, { connect: false, oneTime: 0, kyber: 0 });
+    for (let i = 0; i < 10; i++) expect((await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(1_000 + i * 100) } })).status).toBe(200);
+    const over = await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(5_000) } });
+    expect(over.status).toBe(400);
+    expect(over.body.error.details).toMatchObject({ field: 'one_time_prekeys', reason: 'too_many_prekeys', max: 1_000 });
+    expect((await h.api('GET', '/api/v1/keys/count', { token: d.token })).body).toEqual({ ec: 1_000, kyber: 0 });
+    // Overwriting existing ids does not count twice.
+    expect((await h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(1_000) } })).status).toBe(200);
+  });
+
+  it('an upload racing the removal of its device leaves no keys behind for the removed device', async () => {
+    const u = await h.newUser();
+    const primary = await SignalDevice.register(h, u.id, { connect: false, oneTime: 0, kyber: 0 });
+    for (let round = 0; round < 8; round++) {
+      const d = await SignalDevice.register(h, u.id, { identity: primary.identity, connect: false, oneTime: 0, kyber: 0 });
+      await Promise.all([
+        h.api('PUT', '/api/v1/keys', { token: d.token, body: { one_time_prekeys: ecBatch(0) } }),
+        h.api('DELETE', `/api/v1/devices/${d.deviceId}`, { token: primary.token }),
+      ]);
+    }
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM messaging.one_time_prekeys k JOIN messaging.devices d ON d.id = k.device
+      WHERE d.user_id = ${u.id} AND d.removed_at IS NOT NULL`.execute(h.db);
+    expect(Number(rows[0]!.n)).toBe(0);
   });
 });
 
@@ -287,5 +321,60 @@ describe('identity', () => {
     expect(events[0]!.data).toMatchObject({ user_id: bob.id, identity_key: after.body.identity_key, fingerprint: after.body.fingerprint, previous_fingerprint: before.body.fingerprint });
     const devices = await h.api('GET', '/api/v1/devices', { token: reinstall.token });
     expect(devices.body.items.map((d: { device_id: number }) => d.device_id)).toEqual([1]);
+  });
+});
+
+describe('envelope sends racing group changes', () => {
+  it('a send racing a role change of its sender never deadlocks (no 5xx)', async () => {
+    const [owner, member] = [await h.newUser(), await h.newUser()];
+    const o = await SignalDevice.register(h, owner.id, { connect: false, oneTime: 0, kyber: 0 });
+    const m = await SignalDevice.register(h, member.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(owner, { type: 'group', name: 'race', member_ids: [member.id] });
+    const envelopes = [{ user_id: owner.id, device_id: o.deviceId, registration_id: o.registrationId, type: 2, content: b64(randomBytes(64)) }];
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [sent, changed] = await Promise.all([
+        h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: m.token, body: { envelopes } }),
+        h.api('PATCH', `/api/v1/conversations/${conv}/members/${member.id}`, { token: owner.token, body: { role: i % 2 === 0 ? 'admin' : 'member' } }),
+      ]);
+      statuses.push(sent.status, changed.status);
+    }
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+});
+
+describe('envelope queue writes', () => {
+  it('queues a send of MAX_SEND_ENVELOPES envelopes (more bind parameters than one statement may carry)', async () => {
+    const [owner, member] = [await h.newUser(), await h.newUser()];
+    const o = await SignalDevice.register(h, owner.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(owner, { type: 'group', name: 'big', member_ids: [member.id] });
+    const device = (await h.db.selectFrom('devices').select('id').where('user_id', '=', owner.id).where('removed_at', 'is', null).executeTakeFirstOrThrow()).id;
+    const rows = Array.from({ length: MAX_SEND_ENVELOPES }, () => ({ recipient_device: device, sender_id: member.id, sender_device_id: 1, conversation_id: conv, type: 2, content: randomBytes(8) }));
+    const inserted = await h.db.transaction().execute((tx) => insertEnvelopes(tx, rows, new Date()));
+    expect(inserted).toHaveLength(MAX_SEND_ENVELOPES);
+    expect(new Set(inserted.map((r) => r.recipient_device))).toEqual(new Set([device]));
+    await h.db.deleteFrom('envelopes').where('recipient_device', '=', device).execute();
+    expect(o.deviceId).toBe(1);
+  });
+});
+
+describe('e2ee message requests', () => {
+  it('a message after the recipient deleted the request reaches their devices as a new request, not nowhere', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    await h.settings(bob, { who_can_message: 'nobody' });
+    const a = await SignalDevice.register(h, alice.id, { connect: false, oneTime: 0, kyber: 0 });
+    const b = await SignalDevice.register(h, bob.id, { connect: false, oneTime: 0, kyber: 0 });
+    const conv = await e2ee(alice, { type: 'direct', user_id: bob.id });
+    const to = [{ user_id: bob.id, device_id: b.deviceId, registration_id: b.registrationId, type: 2, content: b64(randomBytes(32)) }];
+    expect((await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: to } })).status).toBe(201);
+    expect((await h.api('DELETE', `/api/v1/conversations/requests/${conv}`, { token: bob.token })).status).toBe(204);
+    // Deleting the request deletes what it had queued for the recipient's devices.
+    expect((await h.api('GET', '/api/v1/devices/me/envelopes', { token: b.token })).body.items).toEqual([]);
+    const later = [{ ...to[0]!, content: b64(randomBytes(32)) }];
+    const again = await h.api('POST', `/api/v1/conversations/${conv}/envelopes`, { token: a.token, body: { envelopes: later } });
+    expect(again.status).toBe(201);
+    expect(again.body.count).toBe(1);
+    expect((await h.api('GET', '/api/v1/conversations/requests', { token: bob.token })).body.items.map((c: any) => c.id)).toEqual([conv]);
+    expect((await h.api('GET', '/api/v1/devices/me/envelopes', { token: b.token })).body.items.at(-1).content).toBe(later[0]!.content);
   });
 });

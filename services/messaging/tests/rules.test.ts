@@ -88,6 +88,21 @@ describe('messaging rules', () => {
     expect((await direct(alice, dave)).status).toBe(403);
   });
 
+  it('message requests: the sender cannot tell from the members\' positions that the recipient deleted the request', async () => {
+    const [alice, carol] = [await h.newUser(), await h.newUser()];
+    await h.settings(carol, { who_can_message: 'nobody' });
+    const conv = await open(alice, carol);
+    await send(alice, conv, { text: 'one' });
+    await send(alice, conv, { text: 'two' });
+    const carolSeen = async () => (await h.api('GET', `/api/v1/conversations/${conv}`, { token: alice.token })).body.members.find((m: any) => m.user_id === carol.id);
+    const before = await carolSeen();
+    expect(before).toMatchObject({ last_read_seq: 0, last_delivered_seq: 0 });
+    expect((await h.api('DELETE', `/api/v1/conversations/requests/${conv}`, { token: carol.token })).status).toBe(204);
+    expect(await carolSeen()).toEqual(before);
+    await send(alice, conv, { text: 'three' });
+    expect(await carolSeen()).toEqual(before);
+  });
+
   it('inbox: ordered by last activity with unread counts and the last message; per-member mute and archive', async () => {
     const [alice, bob, carol] = [await h.newUser(), await h.newUser(), await h.newUser()];
     const ab = await open(alice, bob);

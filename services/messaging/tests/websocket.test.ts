@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryAcks } from '../src/domain/receipts.js';
 import { Redis } from 'ioredis';
 import { revokeSessions } from '@nova/platform';
 import { TEST_REDIS_URL } from '@nova/testing';
@@ -99,6 +101,59 @@ describe('WebSocket /ws (nova.v1)', () => {
     expect(await a.next((x) => x.type === 'typing', 'typing')).toEqual({ type: 'typing', conversation_id: conv, user_id: bob.id });
     a.close();
     b.close();
+  });
+
+  it('a WebSocket ack from a pending message-request recipient moves nothing and tells the sender nothing', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    await h.settings(bob, { who_can_message: 'nobody' });
+    const conv = await open(alice, bob);
+    const [a, b] = [await h.connect(alice), await h.connect(bob)];
+    await send(alice, conv, 'a request');
+    await b.next((f) => f.type === 'message_request' && f.conversation_id === conv, 'message_request frame');
+    b.send({ type: 'ack', conversation_id: conv, seq: 1, ref: 'k' });
+    await b.next((f) => f.type === 'ok' && f.ref === 'k', 'ok');
+    // Past a flush (1 s): still nothing stored, nothing pushed to the sender.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(a.frames.some((f) => f.type === 'receipt')).toBe(false);
+    const row = await h.db.selectFrom('members').select('last_delivered_seq').where('conversation_id', '=', conv).where('user_id', '=', bob.id).executeTakeFirstOrThrow();
+    expect(Number(row.last_delivered_seq)).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('a block closes presence and typing between the two users of a direct conversation', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    expect((await h.api('POST', `/api/v1/users/${bob.id}/block`, { token: alice.token })).status).toBeLessThan(300);
+    const b = await h.connect(bob);
+    const a = await h.connect(alice);
+    // Bob, blocked, does not learn when alice is online: no frame, nothing over HTTP.
+    const shown = await h.api('GET', `/api/v1/conversations/${conv}/presence`, { token: bob.token });
+    expect(shown.status).toBe(200);
+    expect(shown.body.items).toEqual([{ user_id: alice.id, online: null, last_active_at: null }]);
+    // Nor does he reach her with typing indicators.
+    b.send({ type: 'typing', conversation_id: conv, ref: 't' });
+    expect(await b.next((f) => f.ref === 't', 'typing answer')).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(b.frames.some((f) => f.type === 'presence' && f.user_id === alice.id)).toBe(false);
+    expect(a.frames.some((f) => f.type === 'typing' || (f.type === 'presence' && f.user_id === bob.id))).toBe(false);
+    a.close();
+    b.close();
+  });
+
+  it('delivery acks: a flush of more acks than one statement can carry loses none of them', async () => {
+    const [alice, bob] = [await h.newUser(), await h.newUser()];
+    const conv = await open(alice, bob);
+    await send(alice, conv, 'one');
+    const published: unknown[] = [];
+    const acks = new DeliveryAcks({ db: h.db, config: { MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS: 50 }, realtime: { publish: async (...a: unknown[]) => void published.push(a) } } as never);
+    // One client naming 30 000 conversations (made up) in a second, and bob's real ack among them.
+    for (let i = 0; i < 30_000; i++) acks.add(bob.id, randomUUID(), 1);
+    acks.add(bob.id, conv, 1);
+    await acks.flush();
+    const row = await h.db.selectFrom('members').select('last_delivered_seq').where('conversation_id', '=', conv).where('user_id', '=', bob.id).executeTakeFirstOrThrow();
+    expect(Number(row.last_delivered_seq)).toBe(1);
+    expect(published).toHaveLength(1);
   });
 
   it('presence: online while a socket is open, last active after, pushed to members as `presence` frames; hidden by show_activity_status, both ways', async () => {

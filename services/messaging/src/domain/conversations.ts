@@ -107,6 +107,12 @@ export async function deleteRequest(ctx: AppContext, caller: AuthIdentity, id: s
     const row = await cq.lockConversation(tx, conversation.id);
     if (!row) throw new AppError('NOT_FOUND', 'conversation not found');
     await cq.setStatus(tx, conversation.id, caller.userId, 'declined', Number(row.last_seq));
+    // e2ee: what the request queued for the caller's devices goes too (a new request shows only what comes after).
+    await tx
+      .deleteFrom('envelopes')
+      .where('conversation_id', '=', conversation.id)
+      .where('recipient_device', 'in', (eb) => eb.selectFrom('devices').select('id').where('user_id', '=', caller.userId))
+      .execute();
     return row;
   });
   await ctx.realtime.publish([caller.userId], { type: 'request_deleted', conversation_id: locked.id });
@@ -223,13 +229,19 @@ export async function getConversation(ctx: AppContext, caller: AuthIdentity, id:
   const settings = await ctx.users.settings(members.map((m) => m.user_id).filter((u) => u !== caller.userId));
   return {
     ...conversationView(conversation, member),
-    members: members.map((m) => ({
-      user_id: m.user_id,
-      role: m.role,
-      joined_at: m.joined_at.toISOString(),
-      last_delivered_seq: Number(m.last_delivered_seq),
-      last_read_seq: m.user_id === caller.userId || settings.get(m.user_id)?.readReceipts !== false ? Number(m.last_read_seq) : null,
-    })),
+    members: members.map((m) => {
+      // A pending (or deleted) message request has no positions to show others: deleting one moves them
+      // (to hide the history), which would tell the sender what the recipient did.
+      const own = m.user_id === caller.userId;
+      const hidden = !own && m.status !== 'active';
+      return {
+        user_id: m.user_id,
+        role: m.role,
+        joined_at: m.joined_at.toISOString(),
+        last_delivered_seq: hidden ? 0 : Number(m.last_delivered_seq),
+        last_read_seq: hidden ? 0 : own || settings.get(m.user_id)?.readReceipts !== false ? Number(m.last_read_seq) : null,
+      };
+    }),
   };
 }
 

@@ -18,9 +18,10 @@ export interface PresenceView {
 export async function conversationPresence(ctx: AppContext, caller: AuthIdentity, conversationId: string): Promise<PresenceView[]> {
   const { conversation } = await memberOf(ctx.db, conversationId, caller.userId);
   const others = (await cq.activeMemberIds(ctx.db, conversation.id)).filter((u) => u !== caller.userId).sort();
-  const settings = await ctx.users.settings([caller.userId, ...others]);
+  const [settings, blocked] = await Promise.all([ctx.users.settings([caller.userId, ...others]), ctx.users.blockedEitherWay(caller.userId)]);
   const mine = settings.get(caller.userId)?.showActivityStatus !== false;
-  const shown = new Set(mine ? others.filter((u) => settings.get(u)?.showActivityStatus === true) : []);
+  // Nobody across a block (either way) is shown.
+  const shown = new Set(mine ? others.filter((u) => settings.get(u)?.showActivityStatus === true && !blocked.has(u)) : []);
   let states: Awaited<ReturnType<AppContext['presence']['of']>>;
   try {
     states = await ctx.presence.of([...shown]);

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import * as cq from '../db/queries/conversations.js';
 import { memberOf } from './access.js';
 import { e2eeContentRefused } from './conversations.js';
+import { assertMaySend } from './messages.js';
 
 /**
  * Moves the caller's read (and so delivered) position, or only the delivered one, forward; positions never
@@ -40,12 +41,17 @@ export async function advance(ctx: AppContext, caller: Pick<AuthIdentity, 'userI
 
 /** Tells the other members the caller is typing (nothing is stored). */
 export async function typing(ctx: AppContext, userId: string, conversationId: string): Promise<void> {
-  const { conversation } = await memberOf(ctx.db, conversationId, userId);
+  const { conversation, member } = await memberOf(ctx.db, conversationId, userId);
   // e2ee: typing indicators travel inside the ciphertext too.
   if (conversation.mode === 'e2ee') throw e2eeContentRefused();
+  // A block closes a direct conversation: typing is writing to it.
+  await assertMaySend(ctx, { conversation, member }, userId);
   const others = (await cq.activeMemberIds(ctx.db, conversation.id)).filter((u) => u !== userId);
   await ctx.realtime.publish(others, { type: 'typing', conversation_id: conversation.id, user_id: userId });
 }
+
+/** Acks written per statement. */
+const ACK_CHUNK = 5_000;
 
 /**
  * Delivery acks from WebSocket clients, coalesced: the highest seq per (conversation, user) is kept and
@@ -67,7 +73,10 @@ export class DeliveryAcks {
     if (this.pending.size === 0) return;
     const entries = [...this.pending.values()];
     this.pending = new Map();
-    const moved = await cq.advanceDeliveredMany(this.ctx.db, entries);
+    // In chunks: one statement carries at most 65 535 bind parameters (three per entry), and a failed
+    // statement would lose every ack of the flush.
+    const moved: Awaited<ReturnType<typeof cq.advanceDeliveredMany>> = [];
+    for (let i = 0; i < entries.length; i += ACK_CHUNK) moved.push(...(await cq.advanceDeliveredMany(this.ctx.db, entries.slice(i, i + ACK_CHUNK))));
     if (moved.length === 0) return;
     const counts = await cq.memberCounts(this.ctx.db, [...new Set(moved.map((m) => m.conversation_id))]);
     const members = new Map<string, string[]>();

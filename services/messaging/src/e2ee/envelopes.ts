@@ -1,7 +1,8 @@
 import { AppError, sql, type AuthIdentity } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as eq from '../db/queries/e2ee.js';
-import { memberOf } from '../domain/access.js';
+import * as cq from '../db/queries/conversations.js';
+import { conversationNotFound, memberOf } from '../domain/access.js';
 import type { RequestMeta } from '../domain/conversations.js';
 import { assertMaySend } from '../domain/messages.js';
 import { currentDevice, decodeBase64 } from './keys.js';
@@ -71,7 +72,13 @@ export async function sendEnvelopes(ctx: AppContext, caller: AuthIdentity, conve
 
   const convId = pre.conversation.id;
   const result = await ctx.db.transaction().execute(async (tx) => {
+    // The conversation row first, then the membership (the lock order of every conversation write): the
+    // row is updated below, and taking it after the membership deadlocked against removals and role changes.
+    if (!(await cq.lockConversation(tx, convId))) throw conversationNotFound();
     const m = await memberOf(tx, convId, caller.userId, true);
+    // As in standard conversations: a recipient who deleted the sender's request gets a new one, and the
+    // envelopes, instead of the message going nowhere.
+    const revived = await eq.reviveDeclined(tx, m.conversation.id);
     const users = await eq.conversationRecipients(tx, m.conversation.id);
     for (const u of users) await eq.lockDeviceList(tx, u, true);
     const stillSender = await eq.deviceBySession(tx, caller.sessionId);
@@ -103,8 +110,9 @@ export async function sendEnvelopes(ctx: AppContext, caller: AuthIdentity, conve
       correlationId: meta.correlationId ?? null,
     });
     const byId = new Map(devices.map((d) => [d.id, d]));
-    return { at, deliveries: inserted.map((r) => ({ row: r, device: byId.get(r.recipient_device)! })) };
+    return { at, revived, deliveries: inserted.map((r) => ({ row: r, device: byId.get(r.recipient_device)! })) };
   });
+  if (result.revived.length > 0) await ctx.realtime.publish(result.revived, { type: 'message_request', conversation_id: convId, from: caller.userId });
   ctx.metrics.envelopesQueued.inc(result.deliveries.length);
   await Promise.all(result.deliveries.map(({ row, device }) => ctx.realtime.publish([device.user_id], { type: 'envelope', envelope: envelopeView(row) }, { sessions: [device.session_id] })));
   return { server_timestamp: result.at.toISOString(), count: result.deliveries.length };

@@ -9,6 +9,8 @@ import { isEcPublicKey, xeddsaVerify } from './xeddsa.js';
 export const MAX_DEVICES = 10;
 /** One-time prekeys of each kind one upload may carry. */
 export const MAX_PREKEYS_PER_UPLOAD = 100;
+/** One-time prekeys of each kind one device may keep on the server (uploads are otherwise unbounded storage). */
+export const MAX_ONE_TIME_PREKEYS = 1_000;
 /** Largest serialized KEM public key accepted (libsignal's Kyber1024 key is 1 + 1568 bytes). */
 export const MAX_KEM_KEY_BYTES = 4_096;
 export const PRIMARY_DEVICE_ID = 1;
@@ -188,11 +190,21 @@ export async function uploadKeys(ctx: AppContext, caller: AuthIdentity, input: K
   const ids = new Set(rows.map((r) => `${r.kind}:${r.key_id}`));
   if (ids.size !== rows.length) throw new AppError('VALIDATION_FAILED', 'one-time prekey ids must be unique per kind', { details: { field: 'one_time_prekeys' } });
   await ctx.db.transaction().execute(async (tx) => {
-    // The device may have been removed meanwhile: nothing is written for a removed device.
-    const still = await eq.deviceBySession(tx, caller.sessionId);
-    if (!still || still.id !== device.id) throw new AppError('PRECONDITION_FAILED', 'this session has no device', { details: { reason: 'no_device' } });
+    // The device may have been removed meanwhile: nothing is written for a removed device. The shared
+    // device-list lock (which removal and re-registration take exclusively) keeps it from being removed
+    // until this commits, so a removal cannot miss the keys written here.
+    await eq.lockDeviceList(tx, caller.userId, true);
+    const still = await eq.lockLiveDevice(tx, device.id);
+    if (!still || still.session_id !== caller.sessionId) throw new AppError('PRECONDITION_FAILED', 'this session has no device', { details: { reason: 'no_device' } });
     if (signed) await eq.setSignedPrekeys(tx, device.id, signed);
     await eq.addOneTimePrekeys(tx, rows);
+    // Counted after the insert (an existing key id is overwritten, not added); over the cap, nothing is kept.
+    const now = await eq.countOneTimePrekeys(tx, device.id);
+    if (now.ec > MAX_ONE_TIME_PREKEYS || now.kyber > MAX_ONE_TIME_PREKEYS) {
+      throw new AppError('VALIDATION_FAILED', `a device keeps at most ${MAX_ONE_TIME_PREKEYS} one-time prekeys of each kind; upload more when GET /api/v1/keys/count runs low`, {
+        details: { field: now.ec > MAX_ONE_TIME_PREKEYS ? 'one_time_prekeys' : 'one_time_kyber_prekeys', reason: 'too_many_prekeys', max: MAX_ONE_TIME_PREKEYS },
+      });
+    }
   });
   return eq.countOneTimePrekeys(ctx.db, device.id);
 }

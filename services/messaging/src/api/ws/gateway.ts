@@ -123,9 +123,10 @@ export function wsGateway(ctx: AppContext) {
     try {
       const contacts = await cq.contactsOf(ctx.db, userId, ctx.config.MESSAGING_RECEIPT_FANOUT_MAX_MEMBERS, MAX_PRESENCE_CONTACTS);
       if (contacts.length === 0) return;
-      const settings = await ctx.users.settings([userId, ...contacts]);
+      const [settings, blocked] = await Promise.all([ctx.users.settings([userId, ...contacts]), ctx.users.blockedEitherWay(userId)]);
       if (settings.get(userId)?.showActivityStatus !== true) return;
-      const to = contacts.filter((u) => settings.get(u)?.showActivityStatus === true);
+      // Nobody across a block (either way) is told.
+      const to = contacts.filter((u) => settings.get(u)?.showActivityStatus === true && !blocked.has(u));
       await ctx.realtime.publish(to, { type: 'presence', user_id: userId, online, last_active_at: new Date().toISOString() });
     } catch (err) {
       ctx.logger.debug({ err: { message: (err as Error).message }, user_id: userId }, 'presence frame not sent');

@@ -217,7 +217,9 @@ export function membershipsOf(db: Q, userId: string): Promise<MemberRow[]> {
 
 /**
  * Moves many members' delivered positions forward at once (coalesced WebSocket acks), capped at each
- * conversation's last message; returns only the rows that moved.
+ * conversation's last message; returns only the rows that moved. Only active members of live standard
+ * conversations: a pending message request's recipient cannot tell its sender anything (as over HTTP), and
+ * e2ee conversations keep no positions.
  */
 export async function advanceDeliveredMany(db: Q, entries: readonly { conversationId: string; userId: string; seq: number }[]): Promise<{ conversation_id: string; user_id: string; last_delivered_seq: number }[]> {
   if (entries.length === 0) return [];
@@ -225,8 +227,8 @@ export async function advanceDeliveredMany(db: Q, entries: readonly { conversati
   const { rows } = await sql<{ conversation_id: string; user_id: string; last_delivered_seq: string }>`
     UPDATE messaging.members AS m SET last_delivered_seq = LEAST(v.seq, c.last_seq)
     FROM (VALUES ${values}) AS v (conversation_id, user_id, seq)
-    JOIN messaging.conversations AS c ON c.id = v.conversation_id
-    WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id AND m.left_at IS NULL
+    JOIN messaging.conversations AS c ON c.id = v.conversation_id AND c.deleted_at IS NULL AND c.mode = 'standard'
+    WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id AND m.left_at IS NULL AND m.status = 'active'
       AND m.last_delivered_seq < LEAST(v.seq, c.last_seq)
     RETURNING m.conversation_id, m.user_id, m.last_delivered_seq`.execute(db);
   return rows.map((r) => ({ ...r, last_delivered_seq: Number(r.last_delivered_seq) }));

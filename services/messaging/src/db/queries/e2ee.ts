@@ -26,6 +26,11 @@ export async function deviceBySession(db: DbOrTx<MessagingDb>, sessionId: string
   return db.selectFrom('devices').selectAll().where('session_id', '=', sessionId).where('removed_at', 'is', null).executeTakeFirst();
 }
 
+/** A live device, its row locked (FOR UPDATE) for the transaction: concurrent key uploads of one device take turns. */
+export async function lockLiveDevice(tx: Tx<MessagingDb>, id: string): Promise<DeviceRow | undefined> {
+  return tx.selectFrom('devices').selectAll().where('id', '=', id).where('removed_at', 'is', null).forUpdate().executeTakeFirst();
+}
+
 export async function liveDevices(db: DbOrTx<MessagingDb>, userIds: readonly string[]): Promise<DeviceRow[]> {
   if (userIds.length === 0) return [];
   return db.selectFrom('devices').selectAll().where('user_id', 'in', userIds).where('removed_at', 'is', null).orderBy('user_id').orderBy('device_id').execute();
@@ -82,9 +87,15 @@ export async function countOneTimePrekeys(db: DbOrTx<MessagingDb>, device: strin
   return { ec: get('ec'), kyber: get('kyber') };
 }
 
+/** Envelope rows per INSERT: seven bind parameters each, and one statement carries at most 65 535. */
+const ENVELOPE_CHUNK = 2_000;
+
 export async function insertEnvelopes(tx: Tx<MessagingDb>, rows: Omit<EnvelopesTable, 'id' | 'created_at'>[], at: Date): Promise<EnvelopeRow[]> {
-  if (rows.length === 0) return [];
-  return tx.insertInto('envelopes').values(rows.map((r) => ({ ...r, created_at: at }))).returningAll().execute();
+  const out: EnvelopeRow[] = [];
+  for (let i = 0; i < rows.length; i += ENVELOPE_CHUNK) {
+    out.push(...(await tx.insertInto('envelopes').values(rows.slice(i, i + ENVELOPE_CHUNK).map((r) => ({ ...r, created_at: at }))).returningAll().execute()));
+  }
+  return out;
 }
 
 /** A device's queued envelopes after `afterId`, oldest first, not older than `notBefore`. */
@@ -106,6 +117,12 @@ export async function purgeExpired(db: DbOrTx<MessagingDb>, before: Date, batch:
     WITH gone AS (DELETE FROM messaging.envelopes WHERE id IN (SELECT id FROM messaging.envelopes WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch}) RETURNING 1)
     SELECT count(*) AS n FROM gone`.execute(db);
   return Number(rows[0]?.n ?? 0);
+}
+
+/** Members who deleted the conversation's message request get a new one (the sender wrote again); returns them. */
+export async function reviveDeclined(tx: Tx<MessagingDb>, conversationId: string): Promise<string[]> {
+  const rows = await tx.updateTable('members').set({ status: 'request' }).where('conversation_id', '=', conversationId).where('left_at', 'is', null).where('status', '=', 'declined').returning('user_id').execute();
+  return rows.map((r) => r.user_id);
 }
 
 /** Users who receive a conversation's envelopes: members who have not left (and not declined a request). */

@@ -1,7 +1,7 @@
 import { Type, type HttpApp } from '@nova/platform';
 import type { AppContext } from '../../../context.js';
 import { ackEnvelopes, listEnvelopes, MAX_ACK, MAX_PAGE, MAX_SEND_ENVELOPES, sendEnvelopes } from '../../../e2ee/envelopes.js';
-import { fetchBundles, fingerprintOf, keyCounts, listDevices, MAX_DEVICES, MAX_KEM_KEY_BYTES, MAX_PREKEYS_PER_UPLOAD, registerDevice, removeDevice, uploadKeys } from '../../../e2ee/keys.js';
+import { fetchBundles, fingerprintOf, keyCounts, listDevices, MAX_DEVICES, MAX_KEM_KEY_BYTES, MAX_ONE_TIME_PREKEYS, MAX_PREKEYS_PER_UPLOAD, registerDevice, removeDevice, uploadKeys } from '../../../e2ee/keys.js';
 import { identity, requestMeta } from '../request.js';
 import { bearer, ConversationParams, ErrorBody, Uuid } from '../schemas.js';
 
@@ -113,7 +113,7 @@ export function e2eeRoutes(app: HttpApp, ctx: AppContext): void {
       config: { auth: 'required' },
       schema: {
         summary: "Upload the calling device's prekeys",
-        description: `\`signed_prekey\` (EC) and \`kyber_last_resort\` (signed Kyber / ML-KEM) replace the device's (required, together, on the first upload); \`one_time_prekeys\` (EC) and \`one_time_kyber_prekeys\` (signed), at most ${MAX_PREKEYS_PER_UPLOAD} of each, are added (an existing key id is overwritten). Every signature must verify (XEdDSA over Curve25519) against the account's identity key over the serialized public key: one bad signature refuses the whole upload (400 \`details.reason: bad_signature\`) and nothing is stored. Answers the one-time prekeys now left. ${noDevice}`,
+        description: `\`signed_prekey\` (EC) and \`kyber_last_resort\` (signed Kyber / ML-KEM) replace the device's (required, together, on the first upload); \`one_time_prekeys\` (EC) and \`one_time_kyber_prekeys\` (signed), at most ${MAX_PREKEYS_PER_UPLOAD} of each, are added (an existing key id is overwritten); a device keeps at most ${MAX_ONE_TIME_PREKEYS} of each kind (more: 400 \`details.reason: too_many_prekeys\`, nothing stored). Every signature must verify (XEdDSA over Curve25519) against the account's identity key over the serialized public key: one bad signature refuses the whole upload (400 \`details.reason: bad_signature\`) and nothing is stored. Answers the one-time prekeys now left. ${noDevice}`,
         security: bearer,
         body: Type.Object(
           {
