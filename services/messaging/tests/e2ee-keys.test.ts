@@ -286,14 +286,17 @@ describe('delivery', () => {
 });
 
 describe('account deletion', () => {
-  it("UserDeleted removes the account's devices with their keys and queues", async () => {
+  it("UserDeleted removes the account's devices with their keys and queues, and its identity key is no longer served", async () => {
     const [alice, bob] = [await h.newUser(), await h.newUser()];
     const a1 = await SignalDevice.register(h, alice.id, { connect: false });
     await SignalDevice.register(h, bob.id, { connect: false });
     const conv = await e2ee(alice, { type: 'direct', user_id: bob.id });
     await a1.send(conv, secret('to a doomed account'), [alice.id, bob.id]);
+    expect((await h.api('GET', `/api/v1/keys/${bob.id}/fingerprint`, { token: alice.token })).status).toBe(200);
     await h.publishAuthEvent({ aggregate: 'user', action: 'deleted', type: 'UserDeleted', entityId: bob.id, data: { user_id: bob.id } });
     await eventually(async () => (await h.api('GET', `/api/v1/keys/${bob.id}`, { token: alice.token })).status === 404, 'bob has no bundle');
+    // Nor is the deleted account's identity key served any more.
+    expect((await h.api('GET', `/api/v1/keys/${bob.id}/fingerprint`, { token: alice.token })).status).toBe(404);
     const { rows } = await sql<{ n: string }>`SELECT (SELECT count(*) FROM messaging.envelopes e JOIN messaging.devices d ON d.id = e.recipient_device WHERE d.user_id = ${bob.id}) + (SELECT count(*) FROM messaging.one_time_prekeys k JOIN messaging.devices d ON d.id = k.device WHERE d.user_id = ${bob.id}) AS n`.execute(h.db);
     expect(Number(rows[0]!.n)).toBe(0);
   });

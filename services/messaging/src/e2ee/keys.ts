@@ -1,6 +1,7 @@
 import { AppError, newId, type AuthIdentity } from '@nova/platform';
 import type { AppContext } from '../context.js';
 import * as eq from '../db/queries/e2ee.js';
+import { deletedAmong } from '../db/queries/messages.js';
 import type { RequestMeta } from '../domain/conversations.js';
 import { displayableFingerprint, FINGERPRINT_ITERATIONS, safetyNumber, uuidBytes } from './fingerprint.js';
 import { isEcPublicKey, xeddsaVerify } from './xeddsa.js';
@@ -256,8 +257,9 @@ export async function fetchBundles(ctx: AppContext, userId: string, deviceId?: n
  */
 export async function fingerprintOf(ctx: AppContext, caller: AuthIdentity, userId: string) {
   const uid = userId.toLowerCase();
-  const [account, mine] = await Promise.all([eq.findAccount(ctx.db, uid), eq.findAccount(ctx.db, caller.userId)]);
-  if (!account) throw new AppError('NOT_FOUND', 'this user has no identity key');
+  const [account, mine, deleted] = await Promise.all([eq.findAccount(ctx.db, uid), eq.findAccount(ctx.db, caller.userId), deletedAmong(ctx.db, [uid])]);
+  // A deleted account's identity key is not served any more (its devices are gone; nothing can be sent to it).
+  if (!account || deleted.has(uid)) throw new AppError('NOT_FOUND', 'this user has no identity key');
   const fingerprint = displayableFingerprint(account.identity_key, uuidBytes(uid));
   return {
     user_id: uid,
