@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE } from '@noble/curves/utils.js';
 
 /** The type byte libsignal puts before a Curve25519 public key (`DjbType`). */
 export const DJB_TYPE = 0x05;
@@ -6,40 +7,8 @@ export const DJB_TYPE = 0x05;
 export const EC_PUBLIC_KEY_BYTES = 33;
 export const SIGNATURE_BYTES = 64;
 
-const P = 2n ** 255n - 19n;
-
-function mod(a: bigint): bigint {
-  const r = a % P;
-  return r >= 0n ? r : r + P;
-}
-
-function pow(base: bigint, exp: bigint): bigint {
-  let result = 1n;
-  let b = mod(base);
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % P;
-    b = (b * b) % P;
-    e >>= 1n;
-  }
-  return result;
-}
-
-function bytesToNumberLE(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
-  return n;
-}
-
-function numberToBytesLE(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  let v = n;
-  for (let i = 0; i < len; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
+/** GF(2^255 − 19), the field both curve forms share. */
+const Fp = ed25519.Point.Fp;
 
 /** Whether `key` is a serialized libsignal Curve25519 public key (0x05 and 32 bytes). */
 export function isEcPublicKey(key: Uint8Array): boolean {
@@ -57,10 +26,9 @@ export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signatu
   if (!isEcPublicKey(publicKey) || signature.length !== SIGNATURE_BYTES) return false;
   const uBytes = publicKey.slice(1);
   uBytes[31]! &= 0x7f;
-  const u = mod(bytesToNumberLE(uBytes));
-  if (u === P - 1n) return false;
-  const y = mod((u - 1n) * pow(u + 1n, P - 2n));
-  const edPublic = numberToBytesLE(y, 32);
+  const u = Fp.create(bytesToNumberLE(uBytes));
+  if (u === Fp.neg(Fp.ONE)) return false;
+  const edPublic = Fp.toBytes(Fp.div(Fp.sub(u, Fp.ONE), Fp.add(u, Fp.ONE)));
   const sig = Uint8Array.from(signature);
   edPublic[31]! |= sig[63]! & 0x80;
   sig[63]! &= 0x7f;

@@ -91,10 +91,3 @@ export async function followerCount(db: Db, authorId: string): Promise<number> {
   const row = await db.selectFrom('authors').select('follower_count').where('id', '=', authorId).executeTakeFirst();
   return row?.follower_count ?? 0;
 }
-
-/** The subset of `candidates` that `followerId` follows. */
-export async function followedAmong(db: Db, followerId: string, candidates: readonly string[]): Promise<Set<string>> {
-  if (candidates.length === 0) return new Set();
-  const rows = await db.selectFrom('follows').select('followee_id').where('follower_id', '=', followerId).where('followee_id', 'in', [...candidates]).execute();
-  return new Set(rows.map((r) => r.followee_id));
-}

@@ -97,11 +97,6 @@ export function findMember(db: Q, conversationId: string, userId: string, lock =
   return q.executeTakeFirst();
 }
 
-/** Any membership row (active or left) of a user. */
-export function findMembership(db: Q, conversationId: string, userId: string): Promise<MemberRow | undefined> {
-  return db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
-}
-
 export function activeMembers(db: Q, conversationId: string): Promise<MemberRow[]> {
   return db.selectFrom('members').selectAll().where('conversation_id', '=', conversationId).where('left_at', 'is', null).orderBy('joined_at').orderBy('user_id').execute();
 }
@@ -110,11 +105,6 @@ export function activeMembers(db: Q, conversationId: string): Promise<MemberRow[
 export async function activeMemberIds(db: Q, conversationId: string): Promise<string[]> {
   const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('left_at', 'is', null).where('status', '=', 'active').execute();
   return rows.map((r) => r.user_id);
-}
-
-export async function countActiveMembers(db: Q, conversationId: string): Promise<number> {
-  const row = await db.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('n')).where('conversation_id', '=', conversationId).where('left_at', 'is', null).executeTakeFirstOrThrow();
-  return Number(row.n);
 }
 
 /** Adds members, or brings back ones who left (history before their return stays hidden). */
